@@ -1,0 +1,108 @@
+// braid::Communicator: the user's handle on a group of ranks and every collective over it.
+//
+// Semantics follow NCCL/MPI: every rank calls the same collectives in the same order with
+// matching arguments; send == recv means in place. Blocking calls return a Status; the
+// ...Async variants return a Work and run in the communicator's background thread, in call
+// order. A rank that disagrees about a collective, dies, or stops answering makes every rank's
+// call fail with an error that names it, within BRAID_TIMEOUT.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "braid/status.h"
+#include "braid/store.h"
+#include "braid/types.h"
+#include "braid/work.h"
+
+namespace braid {
+
+struct CommOptions {
+  std::shared_ptr<Store> store;  // required: where ranks meet
+  int rank = -1;
+  int size = 0;
+  // Overrides BRAID_TRANSPORT: "" (from the parameter / topology), "shm" or "tcp".
+  std::string transport;
+  // Overrides BRAID_HOST_ID (ranks with equal host ids are treated as one host).
+  std::string hostId;
+  // Overrides BRAID_TIMEOUT for every wait of this communicator; 0 = the parameter.
+  std::chrono::milliseconds timeout{0};
+};
+
+class Communicator {
+ public:
+  class Impl;
+
+  // Builds a communicator: every rank of [0, size) calls this with the same store.
+  static Result<std::unique_ptr<Communicator>> create(const CommOptions& options);
+  // Builds one from the launcher's environment: braid-run (BRAID_STORE_ADDR), torchrun
+  // (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT), Open MPI (OMPI_COMM_WORLD_*), Slurm (SLURM_*).
+  static Result<std::unique_ptr<Communicator>> fromEnvironment();
+
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const;
+  int size() const;
+  // Transport used to reach peer ("self", "shm", "tcp").
+  std::string transportTo(int peer) const;
+
+  // --- Collectives. count is in elements of dtype. ---------------------------------------
+  // recv[i] = op over ranks of send[i], for i < count.
+  Status allReduce(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op);
+  // send holds size()*recvCount elements; rank r receives the reduction of block r.
+  Status reduceScatter(const void* send, void* recv, size_t recvCount, DataType dtype,
+                       ReduceOp op);
+  // recv holds size()*sendCount elements: block r is rank r's send.
+  Status allGather(const void* send, void* recv, size_t sendCount, DataType dtype);
+  // recv on every rank = send on root (send is read on root only).
+  Status broadcast(const void* send, void* recv, size_t count, DataType dtype, int root);
+  // recv on root = op over ranks of send (recv is written on root only).
+  Status reduce(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op,
+                int root);
+  // send and recv hold size()*countPerPeer elements; block j of send goes to rank j, block i of
+  // recv comes from rank i.
+  Status allToAll(const void* send, void* recv, size_t countPerPeer, DataType dtype);
+  Status barrier();
+  // Point to point: each send to peer must be matched by a recv from this rank with the same
+  // count and dtype, in the same order.
+  Status send(const void* buf, size_t count, DataType dtype, int peer);
+  Status recv(void* buf, size_t count, DataType dtype, int peer);
+
+  Work allReduceAsync(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op);
+  Work reduceScatterAsync(const void* send, void* recv, size_t recvCount, DataType dtype,
+                          ReduceOp op);
+  Work allGatherAsync(const void* send, void* recv, size_t sendCount, DataType dtype);
+  Work broadcastAsync(const void* send, void* recv, size_t count, DataType dtype, int root);
+  Work reduceAsync(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op,
+                   int root);
+  Work allToAllAsync(const void* send, void* recv, size_t countPerPeer, DataType dtype);
+  Work barrierAsync();
+  Work sendAsync(const void* buf, size_t count, DataType dtype, int peer);
+  Work recvAsync(void* buf, size_t count, DataType dtype, int peer);
+
+  // Collective: ranks with equal color form a new communicator, ordered by (key, old rank).
+  // A negative color takes no part and gets nullptr.
+  Result<std::unique_ptr<Communicator>> split(int color, int key);
+
+  // Fails every pending and future call with kAborted and tells the peers. Always returns.
+  void abort();
+  // The error that broke this communicator, if any (kOk otherwise).
+  Status asyncError() const;
+
+ private:
+  explicit Communicator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Version and build features, e.g. for braid-info.
+const char* versionString();
+struct BuildFeatures {
+  bool cuda, ucx, ibverbs, hwloc;
+};
+BuildFeatures buildFeatures();
+
+}  // namespace braid
