@@ -18,9 +18,9 @@ void setLogRank(int rank);
 
 }  // namespace braid
 
-#define BRAID_LOG(level, subsys, ...)                                                       \
-  do {                                                                                      \
-    if (::braid::logEnabled(::braid::LogLevel::level, ::braid::Subsys::subsys))             \
-      ::braid::logWrite(::braid::LogLevel::level, ::braid::Subsys::subsys,                  \
-                        fmt::format(__VA_ARGS__));                                          \
+#define BRAID_LOG(level, subsys, ...)                                           \
+  do {                                                                          \
+    if (::braid::logEnabled(::braid::LogLevel::level, ::braid::Subsys::subsys)) \
+      ::braid::logWrite(::braid::LogLevel::level, ::braid::Subsys::subsys,      \
+                        fmt::format(__VA_ARGS__));                              \
   } while (0)

@@ -53,8 +53,8 @@ struct Request {
   size_t elemSize = 1;
 
   // Progress, written by the transport only.
-  size_t done = 0;          // payload bytes sent / received (and reduced) so far
-  bool started = false;     // the message's first fragment went out / came in
+  size_t done = 0;       // payload bytes sent / received (and reduced) so far
+  bool started = false;  // the message's first fragment went out / came in
   bool complete = false;
 
   bool isSend() const { return type == Type::kSend; }
@@ -102,12 +102,12 @@ class Transport {
 struct TransportSetup {
   int rank = 0;
   int size = 0;
-  std::vector<int> peers;          // ranks this transport must connect to (never rank itself)
-  std::shared_ptr<Store> store;    // this communicator's key space; transports use "<name>/..."
-  uint64_t token = 0;              // job token: every connection must present it
-  uint64_t commId = 0;             // unique per communicator (same on every rank)
-  Clock::time_point deadline;      // for the whole setup
-  std::string advertiseAddress;    // TCP: the IP address peers should dial (never empty)
+  std::vector<int> peers;        // ranks this transport must connect to (never rank itself)
+  std::shared_ptr<Store> store;  // this communicator's key space; transports use "<name>/..."
+  uint64_t token = 0;            // job token: every connection must present it
+  uint64_t commId = 0;           // unique per communicator (same on every rank)
+  Clock::time_point deadline;    // for the whole setup
+  std::string advertiseAddress;  // TCP: the IP address peers should dial (never empty)
 };
 
 }  // namespace braid

@@ -4,7 +4,8 @@
 
 #include <memory>
 
-#include "transport.h"
+// Angle brackets: a quoted "transport.h" would find this file itself, not src/transport.h.
+#include <transport.h>
 
 namespace braid {
 

@@ -1,0 +1,43 @@
+// The CPU algorithms. Each posts its sends and receives on an OpContext and waits; buffers are
+// raw bytes, counts are elements of ctx.elemSize() bytes. The collective layer (src/) has
+// already validated arguments, handled n == 1 and in-place copies, exchanged fingerprints, and
+// finishes kAvg afterwards. One algorithm per file; rank arithmetic lives in patterns/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "op_context.h"
+
+namespace braid::algorithms {
+
+// Ring reduce-scatter over the n blocks of input (count elements). The partial and final sums of
+// block b are written to blockOut(b) (blockCount(count, n, b) elements). Returns the receive
+// that completes this rank's own block, or nullptr when nothing was posted (n == 1).
+using BlockOut = std::function<uint8_t*(int block)>;
+const Request* postRingReduceScatter(OpContext& ctx, const uint8_t* input, size_t count,
+                                     const BlockOut& blockOut);
+// Ring allgather of the n blocks of buffer (count elements in all). This rank's block is sent
+// from own (it may stream behind `after`); received blocks land in buffer.
+void postRingAllGather(OpContext& ctx, uint8_t* buffer, size_t count, const uint8_t* own,
+                       const Request* after);
+
+// allReduce = ring reduce-scatter + ring allgather, streamed fragment by fragment.
+Status ringAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
+// send: n * recvCount elements; recv: recvCount elements (may be send + rank's block).
+Status ringReduceScatter(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t recvCount);
+// recv: n * sendCount elements, this rank's block already in place or sent from send.
+Status ringAllGather(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t sendCount);
+
+// Rooted collectives. buffer/recv hold count elements.
+Status chainBroadcast(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count, int root);
+Status binomialBroadcast(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count,
+                         int root);
+Status chainReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count, int root);
+Status binomialReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count, int root);
+
+Status pairwiseAllToAll(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t countPerPeer);
+Status disseminationBarrier(OpContext& ctx);
+
+}  // namespace braid::algorithms

@@ -1,0 +1,94 @@
+// Communicator::Impl: the state behind the public handle — peers and their transports, the
+// executor that runs operations in call order (inline for blocking calls when idle, on a
+// background thread for ...Async calls), sequence numbers, and the error that broke it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "braid/communicator.h"
+#include "op_context.h"
+#include "transport.h"
+#include "work_state.h"
+
+namespace braid {
+
+// One operation as the user asked for it.
+struct OpDesc {
+  CollectiveKind kind = CollectiveKind::kBarrier;
+  const void* send = nullptr;
+  void* recv = nullptr;
+  size_t count = 0;
+  DataType dtype = DataType::kUint8;
+  ReduceOp op = ReduceOp::kSum;
+  int root = 0;   // broadcast, reduce
+  int peer = -1;  // send, recv
+};
+
+class Communicator::Impl {
+ public:
+  Impl() = default;
+  ~Impl();
+
+  // Connects to every peer. Called once by Communicator::create.
+  Status init(const CommOptions& options, std::shared_ptr<Store> commStore);
+
+  // Runs an operation: validates on the caller's thread, then executes in call order.
+  Status run(const OpDesc& desc);
+  Work runAsync(const OpDesc& desc);
+
+  Result<std::unique_ptr<Communicator>> split(int color, int key);
+  void abort();
+  Status asyncError() const;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  std::string transportTo(int peer) const;
+
+  // Objects that must live as long as the communicator (e.g. the TCP store server it hosts).
+  std::vector<std::shared_ptr<void>> keepAlive;
+
+ private:
+  Status validate(const OpDesc& d) const;
+  Status execute(const OpDesc& d);  // holds execMu_
+  Status executeCollective(const OpDesc& d);
+  Status executePointToPoint(const OpDesc& d);
+  Status dispatch(OpContext& ctx, const OpDesc& d);
+  void fail(const Status& status);  // marks the communicator broken and tells the peers
+  void workerLoop();
+
+  int rank_ = 0;
+  int size_ = 1;
+  CommOptions options_;
+  std::shared_ptr<Store> store_;
+  std::string hostId_;
+  std::vector<std::string> hostIds_;  // by rank
+  std::vector<std::unique_ptr<Transport>> transports_;
+  OpEnvironment env_;
+  std::vector<uint8_t> scratch_;
+  std::atomic<bool> aborted_{false};
+
+  uint64_t collectiveSeq_ = 0;
+  std::vector<uint64_t> sendSeq_, recvSeq_;  // point-to-point, by peer
+  int splitCount_ = 0;
+
+  mutable std::mutex brokenMu_;
+  Status broken_;
+  bool peersNotified_ = false;  // guarded by execMu_
+
+  std::mutex execMu_;  // held while an operation runs
+  std::mutex queueMu_;
+  std::condition_variable queueCv_;
+  std::deque<std::function<void()>> queue_;
+  size_t pending_ = 0;  // queued + running (async and inline)
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace braid

@@ -1,0 +1,144 @@
+// OpContext: request bookkeeping and the spin-then-block wait loop shared by every algorithm.
+#include "op_context.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <set>
+
+#include "logging.h"
+#include "params.h"
+
+namespace braid {
+
+OpContext::OpContext(OpEnvironment& env, CollectiveKind kind, uint64_t seq, DataType dtype,
+                     ReduceOp op)
+    : env_(env),
+      kind_(kind),
+      seq_(seq),
+      elemSize_(isValid(dtype) ? dataTypeSize(dtype) : 1),
+      reduce_(isValid(dtype) && isValid(op) ? reduceFunction(dtype, op) : nullptr),
+      start_(Clock::now()) {}
+
+Request* OpContext::post(Request r) {
+  requests_.push_back(r);
+  Request* p = &requests_.back();
+  Connection* c = env_.connections[p->peer];
+  c->post(p);
+  return p;
+}
+
+Request* OpContext::send(int peer, const void* src, size_t bytes, const Request* after,
+                         MsgKind kind) {
+  Request r;
+  r.type = Request::Type::kSend;
+  r.peer = peer;
+  r.kind = kind;
+  r.seq = seq_;
+  r.bytes = bytes;
+  r.src = static_cast<const uint8_t*>(src);
+  r.after = after;
+  return post(r);
+}
+
+Request* OpContext::recv(int peer, void* dst, size_t bytes, MsgKind kind) {
+  Request r;
+  r.type = Request::Type::kRecv;
+  r.peer = peer;
+  r.kind = kind;
+  r.seq = seq_;
+  r.bytes = bytes;
+  r.dst = static_cast<uint8_t*>(dst);
+  return post(r);
+}
+
+Request* OpContext::recvReduce(int peer, void* dst, const void* local, size_t bytes) {
+  Request r;
+  r.type = Request::Type::kRecv;
+  r.peer = peer;
+  r.kind = MsgKind::kData;
+  r.seq = seq_;
+  r.bytes = bytes;
+  r.dst = static_cast<uint8_t*>(dst);
+  r.local = static_cast<const uint8_t*>(local);
+  r.reduce = reduce_;
+  r.elemSize = elemSize_;
+  return post(r);
+}
+
+uint8_t* OpContext::scratch(size_t bytes) {
+  if (env_.scratch->size() < bytes) env_.scratch->resize(bytes);
+  return env_.scratch->data();
+}
+
+std::string OpContext::describePending() const {
+  std::set<int> ranks;
+  for (size_t i = firstPending_; i < requests_.size(); ++i) {
+    if (!requests_[i].complete) ranks.insert(requests_[i].peer);
+  }
+  std::string out;
+  for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
+  return out;
+}
+
+Status OpContext::wait() {
+  const Clock::time_point deadline = start_ + env_.timeout;
+  const auto spinFor = std::chrono::microseconds(params().spinUs);
+  const bool spinForever = params().spin;
+  Clock::time_point lastProgress = Clock::now();
+  int idleRounds = 0;
+  for (;;) {
+    bool progressed = false;
+    for (Transport* t : env_.transports) {
+      Status s = t->progress(&progressed);
+      if (!s.isOk()) return s;
+    }
+    while (firstPending_ < requests_.size() && requests_[firstPending_].complete) ++firstPending_;
+    bool done = true;
+    for (size_t i = firstPending_; i < requests_.size(); ++i) {
+      if (!requests_[i].complete) {
+        done = false;
+        break;
+      }
+    }
+    if (done) return Status();
+    if (env_.aborted->load(std::memory_order_relaxed)) {
+      return abortedError(fmt::format("{} #{} aborted", toString(kind_), seq_));
+    }
+    Clock::time_point now = Clock::now();
+    if (progressed) {
+      lastProgress = now;
+      idleRounds = 0;
+      continue;
+    }
+    if (now >= deadline) {
+      return timeoutError(fmt::format(
+          "{} #{} timed out after {:.1f} s waiting for rank(s) {} (BRAID_TIMEOUT)",
+          toString(kind_), seq_, std::chrono::duration<double>(env_.timeout).count(),
+          describePending()));
+    }
+    if (spinForever || now - lastProgress < spinFor) {
+      // Spin, but let another rank on this core run: tests put many ranks on few cores.
+      if (++idleRounds % 16 == 0) sched_yield();
+      continue;
+    }
+    // Block in the transports that have work queued.
+    std::vector<Transport*> waiting;
+    for (size_t i = firstPending_; i < requests_.size(); ++i) {
+      const Request& r = requests_[i];
+      if (r.complete) continue;
+      Transport* t = env_.transportOf[r.peer];
+      if (std::find(waiting.begin(), waiting.end(), t) == waiting.end()) waiting.push_back(t);
+    }
+    Clock::time_point until =
+        waiting.size() == 1 ? std::min(deadline, now + std::chrono::milliseconds(100))
+                            : std::min(deadline, now + std::chrono::microseconds(200));
+    for (Transport* t : waiting) {
+      Status s = t->block(until);
+      if (!s.isOk()) return s;
+    }
+    lastProgress = Clock::now();  // spin again briefly after each wake-up
+  }
+}
+
+}  // namespace braid

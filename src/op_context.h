@@ -1,0 +1,78 @@
+// OpContext: what an algorithm sees while it runs one operation. It posts sends and receives to
+// peers (through whichever transport reaches each peer), owns their Requests, provides scratch
+// memory, and waits for completion with the communicator's policy: progress every transport,
+// spin briefly, then block; fail on the deadline naming the silent ranks, on a peer's error, or
+// on abort.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "braid/status.h"
+#include "braid/types.h"
+#include "reducer.h"
+#include "transport.h"
+
+namespace braid {
+
+// The communicator-owned state an OpContext runs against.
+struct OpEnvironment {
+  int rank = 0;
+  int size = 0;
+  std::vector<Connection*> connections;  // by rank; nullptr for self
+  std::vector<Transport*> transports;
+  std::vector<Transport*> transportOf;  // by rank
+  const std::atomic<bool>* aborted = nullptr;
+  std::chrono::milliseconds timeout{0};
+  std::vector<uint8_t>* scratch = nullptr;  // grown on demand, reused across operations
+};
+
+class OpContext {
+ public:
+  OpContext(OpEnvironment& env, CollectiveKind kind, uint64_t seq, DataType dtype, ReduceOp op);
+  OpContext(const OpContext&) = delete;
+  OpContext& operator=(const OpContext&) = delete;
+
+  int rank() const { return env_.rank; }
+  int size() const { return env_.size; }
+  uint64_t seq() const { return seq_; }
+  size_t elemSize() const { return elemSize_; }
+  ReduceFn reducer() const { return reduce_; }
+  CollectiveKind kind() const { return kind_; }
+
+  // Sends bytes of src to peer. If after is set, src's bytes become ready as `after` (a receive)
+  // fills them, so the send streams behind that receive.
+  Request* send(int peer, const void* src, size_t bytes, const Request* after = nullptr,
+                MsgKind kind = MsgKind::kData);
+  // Receives bytes from peer into dst.
+  Request* recv(int peer, void* dst, size_t bytes, MsgKind kind = MsgKind::kData);
+  // Receives bytes from peer and stores dst = local (op) incoming, elementwise.
+  Request* recvReduce(int peer, void* dst, const void* local, size_t bytes);
+
+  // Waits for every request posted so far.
+  Status wait();
+
+  // Scratch memory valid until the operation ends (one buffer; a second call may move it).
+  uint8_t* scratch(size_t bytes);
+
+  // Overrides the sequence number stamped on later messages (point-to-point uses its own).
+  void setSeq(uint64_t seq) { seq_ = seq; }
+
+ private:
+  Request* post(Request r);
+  std::string describePending() const;
+
+  OpEnvironment& env_;
+  CollectiveKind kind_;
+  uint64_t seq_;
+  size_t elemSize_;
+  ReduceFn reduce_;
+  std::deque<Request> requests_;
+  size_t firstPending_ = 0;
+  Clock::time_point start_;
+};
+
+}  // namespace braid

@@ -1,0 +1,205 @@
+// The exact-correctness matrix: every collective over shm and tcp, world sizes 1..8 (primes and
+// non-powers of two included), counts 0, 1, 7, 1023 and 1048579, every dtype and op, in place
+// and out of place. Inputs reduce exactly in any order, so results compare with zero tolerance.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "exact_data.h"
+#include "support/ranks.h"
+
+namespace braid {
+namespace {
+
+using testing::runRanks;
+
+const std::vector<size_t> kCounts = {0, 1, 7, 1023, 1048579};
+const std::vector<int> kWorlds = {1, 2, 3, 4, 5, 7, 8};
+
+std::vector<DataType> allTypes() {
+  std::vector<DataType> v;
+  for (int t = 0; t < kNumDataTypes; ++t) v.push_back(static_cast<DataType>(t));
+  return v;
+}
+std::vector<ReduceOp> allOps() {
+  std::vector<ReduceOp> v;
+  for (int o = 0; o < kNumReduceOps; ++o) v.push_back(static_cast<ReduceOp>(o));
+  return v;
+}
+
+std::string label(const char* what, DataType t, ReduceOp o, size_t count, bool inPlace, int rank) {
+  return std::string(what) + " " + std::string(toString(t)) + " " + std::string(toString(o)) +
+         " count=" + std::to_string(count) + (inPlace ? " in-place" : " out-of-place") +
+         " rank=" + std::to_string(rank);
+}
+
+class Collectives : public ::testing::TestWithParam<std::tuple<std::string, int>> {
+ protected:
+  std::string transport() const { return std::get<0>(GetParam()); }
+  int world() const { return std::get<1>(GetParam()); }
+};
+
+TEST_P(Collectives, AllReduceEveryTypeOpCountAndPlacement) {
+  runRanks(world(), transport(), [&](Communicator& comm) {
+    const int n = comm.size(), r = comm.rank();
+    for (size_t count : kCounts) {
+      for (DataType t : allTypes()) {
+        const size_t es = dataTypeSize(t);
+        std::vector<uint8_t> send(count * es + 1), recv(count * es + 1), expected(count * es + 1);
+        for (ReduceOp o : allOps()) {
+          exact::fillReduced(expected.data(), count, t, o, n);
+          for (bool inPlace : {false, true}) {
+            exact::fillInput(send.data(), count, t, o, r, n);
+            uint8_t* out = inPlace ? send.data() : recv.data();
+            if (!inPlace) std::memset(recv.data(), 0xA5, recv.size());
+            Status s = comm.allReduce(send.data(), out, count, t, o);
+            ASSERT_TRUE(s.isOk()) << label("allReduce", t, o, count, inPlace, r) << ": " << s.toString();
+            ASSERT_EQ(exact::countMismatches(out, expected.data(), count, t), 0u)
+                << label("allReduce", t, o, count, inPlace, r);
+          }
+        }
+      }
+    }
+  });
+}
+
+TEST_P(Collectives, ReduceScatterAndReduce) {
+  runRanks(world(), transport(), [&](Communicator& comm) {
+    const int n = comm.size(), r = comm.rank();
+    for (size_t count : kCounts) {
+      // reduceScatter moves n blocks of `count`: keep the largest case affordable.
+      size_t rc = count > 100000 ? count / 8 + 1 : count;
+      for (DataType t : allTypes()) {
+        const size_t es = dataTypeSize(t);
+        for (ReduceOp o : allOps()) {
+          for (bool inPlace : {false, true}) {
+            std::vector<uint8_t> send(rc * n * es + 1), recv(rc * es + 1), expected(rc * es + 1);
+            exact::fillInput(send.data(), rc * n, t, o, r, n);
+            exact::fillReduced(expected.data(), rc, t, o, n, rc * r);
+            uint8_t* out = inPlace ? send.data() + rc * r * es : recv.data();
+            Status s = comm.reduceScatter(send.data(), out, rc, t, o);
+            ASSERT_TRUE(s.isOk()) << label("reduceScatter", t, o, rc, inPlace, r) << ": " << s.toString();
+            ASSERT_EQ(exact::countMismatches(out, expected.data(), rc, t), 0u)
+                << label("reduceScatter", t, o, rc, inPlace, r);
+
+            // reduce to a root that moves with the count.
+            const int root = static_cast<int>(count % n);
+            std::vector<uint8_t> in(count * es + 1), res(count * es + 1), want(count * es + 1);
+            exact::fillInput(in.data(), count, t, o, r, n);
+            exact::fillReduced(want.data(), count, t, o, n);
+            uint8_t* dst = inPlace ? in.data() : res.data();
+            s = comm.reduce(in.data(), dst, count, t, o, root);
+            ASSERT_TRUE(s.isOk()) << label("reduce", t, o, count, inPlace, r) << ": " << s.toString();
+            if (r == root) {
+              ASSERT_EQ(exact::countMismatches(dst, want.data(), count, t), 0u)
+                  << label("reduce", t, o, count, inPlace, r) << " root=" << root;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+TEST_P(Collectives, AllGatherBroadcastAllToAll) {
+  runRanks(world(), transport(), [&](Communicator& comm) {
+    const int n = comm.size(), r = comm.rank();
+    for (size_t count : kCounts) {
+      size_t per = count > 100000 ? count / 8 + 1 : count;  // n blocks move
+      for (DataType t : allTypes()) {
+        const size_t es = dataTypeSize(t);
+        for (bool inPlace : {false, true}) {
+          // allGather: block b of the result is rank b's input.
+          std::vector<uint8_t> all(per * n * es + 1), mine(per * es + 1), want(per * n * es + 1);
+          for (int b = 0; b < n; ++b) {
+            exact::fillInput(want.data() + per * b * es, per, t, ReduceOp::kSum, b, n);
+          }
+          exact::fillInput(mine.data(), per, t, ReduceOp::kSum, r, n);
+          const uint8_t* src = mine.data();
+          if (inPlace) {
+            std::memcpy(all.data() + per * r * es, mine.data(), per * es);
+            src = all.data() + per * r * es;
+          }
+          Status s = comm.allGather(src, all.data(), per, t);
+          ASSERT_TRUE(s.isOk()) << "allGather " << toString(t) << " " << per << ": " << s.toString();
+          ASSERT_EQ(exact::countMismatches(all.data(), want.data(), per * n, t), 0u)
+              << "allGather " << toString(t) << " count " << per << " rank " << r;
+
+          // broadcast from a root that moves with the count.
+          const int root = static_cast<int>((count + 1) % n);
+          std::vector<uint8_t> buf(count * es + 1), out(count * es + 1), ref(count * es + 1);
+          exact::fillInput(ref.data(), count, t, ReduceOp::kMin, root, n);
+          if (r == root) exact::fillInput(buf.data(), count, t, ReduceOp::kMin, root, n);
+          uint8_t* dst = inPlace ? buf.data() : out.data();
+          s = comm.broadcast(buf.data(), dst, count, t, root);
+          ASSERT_TRUE(s.isOk()) << "broadcast: " << s.toString();
+          ASSERT_EQ(exact::countMismatches(dst, ref.data(), count, t), 0u)
+              << "broadcast " << toString(t) << " count " << count << " root " << root;
+
+          // allToAll: block i of rank r's result is block r of rank i's input.
+          std::vector<uint8_t> a2aSend(per * n * es + 1), a2aRecv(per * n * es + 1),
+              a2aWant(per * n * es + 1);
+          exact::fillInput(a2aSend.data(), per * n, t, ReduceOp::kMax, r, n);
+          for (int i = 0; i < n; ++i) {
+            exact::fillInput(a2aWant.data() + per * i * es, per, t, ReduceOp::kMax, i, n, per * r);
+          }
+          uint8_t* a2aOut = inPlace ? a2aSend.data() : a2aRecv.data();
+          s = comm.allToAll(a2aSend.data(), a2aOut, per, t);
+          ASSERT_TRUE(s.isOk()) << "allToAll: " << s.toString();
+          ASSERT_EQ(exact::countMismatches(a2aOut, a2aWant.data(), per * n, t), 0u)
+              << "allToAll " << toString(t) << " count " << per << " rank " << r;
+        }
+      }
+    }
+    ASSERT_TRUE(comm.barrier().isOk());
+  });
+}
+
+TEST_P(Collectives, SendRecvRingAndAsyncOrder) {
+  runRanks(world(), transport(), [&](Communicator& comm) {
+    const int n = comm.size(), r = comm.rank();
+    if (n == 1) return;
+    for (size_t count : kCounts) {
+      std::vector<int32_t> out(count), in(count + 1, -1), want(count);
+      exact::fillInput(out.data(), count, DataType::kInt32, ReduceOp::kMax, r, n);
+      const int from = (r + n - 1) % n;
+      exact::fillInput(want.data(), count, DataType::kInt32, ReduceOp::kMax, from, n);
+      // Operations run in call order (as on an NCCL stream), and a large send completes only
+      // once its receiver takes the data: even ranks send first, odd ranks receive first.
+      if (r % 2 == 0) {
+        ASSERT_TRUE(comm.send(out.data(), count, DataType::kInt32, (r + 1) % n).isOk());
+        ASSERT_TRUE(comm.recv(in.data(), count, DataType::kInt32, from).isOk());
+      } else {
+        ASSERT_TRUE(comm.recv(in.data(), count, DataType::kInt32, from).isOk());
+        ASSERT_TRUE(comm.send(out.data(), count, DataType::kInt32, (r + 1) % n).isOk());
+      }
+      ASSERT_EQ(std::memcmp(in.data(), want.data(), count * 4), 0) << "count " << count;
+    }
+    // Several async collectives in flight complete in order with the right results.
+    std::vector<std::vector<float>> bufs(6, std::vector<float>(4099));
+    std::vector<Work> works;
+    for (size_t k = 0; k < bufs.size(); ++k) {
+      for (size_t i = 0; i < bufs[k].size(); ++i) bufs[k][i] = float(r + k + i % 3);
+      works.push_back(comm.allReduceAsync(bufs[k].data(), bufs[k].data(), bufs[k].size(),
+                                          DataType::kFloat32, ReduceOp::kSum));
+    }
+    for (size_t k = 0; k < works.size(); ++k) {
+      ASSERT_TRUE(works[k].wait().isOk());
+      for (size_t i = 0; i < bufs[k].size(); ++i) {
+        ASSERT_EQ(bufs[k][i], float(n * (n - 1) / 2 + n * (k + i % 3)));
+      }
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Matrix, Collectives,
+                         ::testing::Combine(::testing::Values("shm", "tcp"),
+                                            ::testing::ValuesIn(kWorlds)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" +
+                                  std::to_string(std::get<1>(info.param)) + "ranks";
+                         });
+
+}  // namespace
+}  // namespace braid
