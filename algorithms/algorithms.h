@@ -25,6 +25,8 @@ void postRingAllGather(OpContext& ctx, uint8_t* buffer, size_t count, const uint
 
 // allReduce = ring reduce-scatter + ring allgather, streamed fragment by fragment.
 Status ringAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
+// allReduce for small messages: every rank gathers all inputs and reduces them in rank order.
+Status oneShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
 // send: n * recvCount elements; recv: recvCount elements (may be send + rank's block).
 Status ringReduceScatter(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t recvCount);
 // recv: n * sendCount elements, this rank's block already in place or sent from send.

@@ -153,7 +153,9 @@ Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d) {
   const size_t bytes = d.count * dataTypeSize(d.dtype);
   const bool small = bytes < static_cast<size_t>(params().smallBytes);
   switch (d.kind) {
-    case CollectiveKind::kAllReduce: return ringAllReduce(ctx, s, r, d.count);
+    case CollectiveKind::kAllReduce:
+      return bytes <= static_cast<size_t>(params().oneShotBytes) ? oneShotAllReduce(ctx, s, r, d.count)
+                                                                 : ringAllReduce(ctx, s, r, d.count);
     case CollectiveKind::kReduceScatter: return ringReduceScatter(ctx, s, r, d.count);
     case CollectiveKind::kAllGather: return ringAllGather(ctx, s, r, d.count);
     case CollectiveKind::kBroadcast:

@@ -158,7 +158,32 @@ TEST(Bf16ConvertTest, RoundsToNearestEven) {
 
 // The kernels convert with F16C / AVX-512 or with vectorised bit tricks: they must agree with
 // the scalar conversions bit for bit, NaN payloads included. max(x, x) = x round-trips every
-// pattern through both conversions; a + b exercises the rounding on random operands.
+// pattern through both conversions; a + b and a * b exercise the rounding on random operands.
+void checkIsaAgainstScalar(DataType type, Isa isa, float (*widen)(uint16_t),
+                           uint16_t (*narrow)(float), const std::vector<uint16_t>& all,
+                           const std::vector<uint16_t>& a, const std::vector<uint16_t>& b) {
+  std::vector<uint16_t> out(all.size());
+  reducer_internal::reduceFunctionFor(type, ReduceOp::kMax, isa)(out.data(), all.data(), all.data(),
+                                                                 all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(out[i], narrow(widen(all[i]))) << std::hex << i;
+  }
+  for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kProd}) {
+    out.assign(a.size(), 0);
+    reducer_internal::reduceFunctionFor(type, op, isa)(out.data(), a.data(), b.data(), a.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      const float x = widen(a[i]);
+      const float y = widen(b[i]);
+      const uint16_t want = narrow(op == ReduceOp::kSum ? x + y : x * y);
+      if (std::isnan(widen(want))) {  // which NaN the fp32 operation makes is the CPU's
+        ASSERT_TRUE(std::isnan(widen(out[i]))) << std::hex << a[i] << " " << b[i];
+      } else {
+        ASSERT_EQ(out[i], want) << std::hex << a[i] << " " << b[i];
+      }
+    }
+  }
+}
+
 void checkKernelAgainstScalar(DataType type, float (*widen)(uint16_t), uint16_t (*narrow)(float)) {
   std::vector<uint16_t> all(0x10000);
   for (uint32_t i = 0; i <= 0xFFFF; ++i) all[i] = static_cast<uint16_t>(i);
@@ -172,26 +197,11 @@ void checkKernelAgainstScalar(DataType type, float (*widen)(uint16_t), uint16_t 
   }
   for (Isa isa : supportedIsas()) {
     SCOPED_TRACE(toString(isa));
-    std::vector<uint16_t> out(all.size());
-    reducer_internal::reduceFunctionFor(type, ReduceOp::kMax, isa)(out.data(), all.data(),
-                                                                   all.data(), all.size());
-    for (size_t i = 0; i < all.size(); ++i) {
-      ASSERT_EQ(out[i], narrow(widen(all[i]))) << std::hex << i;
-    }
-    for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kProd}) {
-      out.assign(a.size(), 0);
-      reducer_internal::reduceFunctionFor(type, op, isa)(out.data(), a.data(), b.data(), a.size());
-      for (size_t i = 0; i < a.size(); ++i) {
-        const float x = widen(a[i]);
-        const float y = widen(b[i]);
-        const uint16_t want = narrow(op == ReduceOp::kSum ? x + y : x * y);
-        if (std::isnan(widen(want))) {  // which NaN the fp32 operation makes is the CPU's
-          ASSERT_TRUE(std::isnan(widen(out[i]))) << std::hex << a[i] << " " << b[i];
-        } else {
-          ASSERT_EQ(out[i], want) << std::hex << a[i] << " " << b[i];
-        }
-      }
-    }
+    checkIsaAgainstScalar(type, isa, widen, narrow, all, a, b);
+    // Again through the streaming path (non-temporal stores), forced by a threshold of 0.
+    reducer_internal::setStreamingThreshold(0);
+    checkIsaAgainstScalar(type, isa, widen, narrow, all, a, b);
+    reducer_internal::setStreamingThreshold(reducer_internal::kDefaultStreamingBytes);
   }
 }
 

@@ -141,6 +141,58 @@ struct AlignedAllocator {
 template <typename S>
 using AlignedVector = std::vector<S, AlignedAllocator<S>>;
 
+struct StreamingThresholdGuard {
+  ~StreamingThresholdGuard() {
+    reducer_internal::setStreamingThreshold(reducer_internal::kDefaultStreamingBytes);
+  }
+};
+
+// One instruction set: every count, alignment and aliasing, guards around dst.
+template <typename Model>
+void checkKernelRuns(DataType type, ReduceOp op, Isa isa, size_t threshold,
+                     const AlignedVector<typename Model::S>& a,
+                     const AlignedVector<typename Model::S>& b,
+                     const AlignedVector<typename Model::S>& expected, typename Model::S guard) {
+  using S = typename Model::S;
+  constexpr size_t kPad = 64 / sizeof(S);
+  AlignedVector<S> dst(a.size()), aCopy = a, bCopy = b;
+  ReduceFn fn = reducer_internal::reduceFunctionFor(type, op, isa);
+  ASSERT_NE(fn, nullptr);
+  for (size_t count : kCounts) {
+    for (size_t offset : {kPad, kPad + 1}) {
+      for (Alias alias : {Alias::kNone, Alias::kDstIsA, Alias::kDstIsB}) {
+        // Aliased calls never stream: the first pass covered them.
+        if (threshold == 0 && alias != Alias::kNone) continue;
+        SCOPED_TRACE(::testing::Message()
+                     << toString(type) << " " << toString(op) << " isa=" << toString(isa)
+                     << " streaming threshold=" << threshold << " count=" << count
+                     << " aligned=" << (offset == kPad) << " alias=" << static_cast<int>(alias));
+        const S* pa = a.data() + offset;
+        const S* pb = b.data() + offset;
+        S* pd = dst.data() + offset;
+        if (alias == Alias::kDstIsA) {
+          std::copy(a.begin() + offset, a.begin() + offset + count, aCopy.begin() + offset);
+          pa = pd = aCopy.data() + offset;
+        } else if (alias == Alias::kDstIsB) {
+          std::copy(b.begin() + offset, b.begin() + offset + count, bCopy.begin() + offset);
+          pb = pd = bCopy.data() + offset;
+        }
+        pd[-1] = guard;
+        pd[count] = guard;
+        fn(pd, pa, pb, count);
+        ASSERT_EQ(std::memcmp(&pd[-1], &guard, sizeof(S)), 0) << "wrote before dst";
+        ASSERT_EQ(std::memcmp(&pd[count], &guard, sizeof(S)), 0) << "wrote past dst + count";
+        if (std::memcmp(pd, expected.data() + offset, count * sizeof(S)) != 0) {
+          for (size_t i = 0; i < count; ++i) {
+            ASSERT_EQ(std::memcmp(&pd[i], &expected[offset + i], sizeof(S)), 0)
+                << "first difference at element " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 template <typename Model>
 void checkKernel(DataType type, ReduceOp op) {
   using S = typename Model::S;
@@ -155,41 +207,14 @@ void checkKernel(DataType type, ReduceOp op) {
     expected[i] = Model::ref(op, a[i], b[i]);
   }
   const S guard = Model::gen(rng);
-  AlignedVector<S> dst(kLen), aCopy = a, bCopy = b;
 
-  for (Isa isa : supportedIsas()) {
-    ReduceFn fn = reducer_internal::reduceFunctionFor(type, op, isa);
-    ASSERT_NE(fn, nullptr);
-    for (size_t count : kCounts) {
-      for (size_t offset : {kPad, kPad + 1}) {
-        for (Alias alias : {Alias::kNone, Alias::kDstIsA, Alias::kDstIsB}) {
-          SCOPED_TRACE(::testing::Message()
-                       << toString(type) << " " << toString(op) << " isa=" << toString(isa)
-                       << " count=" << count << " aligned=" << (offset == kPad)
-                       << " alias=" << static_cast<int>(alias));
-          const S* pa = a.data() + offset;
-          const S* pb = b.data() + offset;
-          S* pd = dst.data() + offset;
-          if (alias == Alias::kDstIsA) {
-            std::copy(a.begin() + offset, a.begin() + offset + count, aCopy.begin() + offset);
-            pa = pd = aCopy.data() + offset;
-          } else if (alias == Alias::kDstIsB) {
-            std::copy(b.begin() + offset, b.begin() + offset + count, bCopy.begin() + offset);
-            pb = pd = bCopy.data() + offset;
-          }
-          pd[-1] = guard;
-          pd[count] = guard;
-          fn(pd, pa, pb, count);
-          ASSERT_EQ(std::memcmp(&pd[-1], &guard, sizeof(S)), 0) << "wrote before dst";
-          ASSERT_EQ(std::memcmp(&pd[count], &guard, sizeof(S)), 0) << "wrote past dst + count";
-          if (std::memcmp(pd, expected.data() + offset, count * sizeof(S)) != 0) {
-            for (size_t i = 0; i < count; ++i) {
-              ASSERT_EQ(std::memcmp(&pd[i], &expected[offset + i], sizeof(S)), 0)
-                  << "first difference at element " << i;
-            }
-          }
-        }
-      }
+  // Both the cached path and the streaming path (non-temporal stores; forced for every
+  // out-of-place call by a threshold of 0).
+  StreamingThresholdGuard restore;
+  for (size_t threshold : {reducer_internal::kDefaultStreamingBytes, size_t{0}}) {
+    reducer_internal::setStreamingThreshold(threshold);
+    for (Isa isa : supportedIsas()) {
+      checkKernelRuns<Model>(type, op, isa, threshold, a, b, expected, guard);
     }
   }
 }

@@ -144,7 +144,7 @@ void TcpTransport::post(Peer& peer, Request* r) {
 Status TcpTransport::fail(Status status) {
   if (failed_.isOk()) {
     failed_ = std::move(status);
-    BRAID_LOG(kInfo, kNet, "tcp transport failed: {}", failed_.toString());
+    BRAID_LOG(kInfo, kNet, "tcp transport on rank {} failed: {}", rank_, failed_.toString());
   }
   return failed_;
 }
