@@ -201,6 +201,21 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
     rightReq = ctx.recv(right, &fromRight, sizeof(fromRight), MsgKind::kFingerprint);
   }
   ctx.setSeq(hashOf(mine));
+  // Compare fingerprints as soon as they arrive: ranks that disagree may otherwise both wait
+  // for data that never comes (two ranks that each think they are the root).
+  auto compare = [&]() -> Status {
+    for (auto [req, other, peer] : {std::tuple{leftReq, &fromLeft, left},
+                                    std::tuple{rightReq, &fromRight, right}}) {
+      if (req != nullptr && req->complete && !(*other == mine)) {
+        return remoteError(fmt::format(
+            "ranks disagree about collective #{}: rank {} called {} but rank {} called {}", seq,
+            peer, describe(*other), rank_, describe(mine)));
+      }
+    }
+    return Status();
+  };
+  ctx.setCheck(compare);
+  ctx.setLabel(fmt::format("{} #{}", toString(d.kind), seq));
 
   if (d.kind == CollectiveKind::kBroadcast && rank_ == d.root && s != r && d.count > 0) {
     std::memcpy(r, s, d.count * es);  // the root's own result
@@ -208,17 +223,9 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
   st = dispatch(ctx, d);
   if (st.isOk()) st = ctx.wait();  // fingerprints of operations that moved no data
 
-  // A fingerprint that arrived and differs explains the failure best (and is a failure even if
-  // no data message noticed).
-  for (auto [req, other, peer] : {std::tuple{leftReq, &fromLeft, left},
-                                  std::tuple{rightReq, &fromRight, right}}) {
-    if (req != nullptr && req->complete && !(*other == mine)) {
-      st = remoteError(fmt::format(
-          "ranks disagree about collective #{}: rank {} called {} but rank {} called {}", seq,
-          peer, describe(*other), rank_, describe(mine)));
-      break;
-    }
-  }
+  // A fingerprint that arrived and differs explains a failure best.
+  Status mismatch = compare();
+  if (!mismatch.isOk()) return mismatch;
   if (!st.isOk()) return st;
 
   if (d.op == ReduceOp::kAvg && reduces(d.kind)) {
@@ -239,6 +246,7 @@ Status Communicator::Impl::executePointToPoint(const OpDesc& d) {
   f.dtype = static_cast<int32_t>(d.dtype);
   f.count = d.count;
   OpContext ctx(env_, d.kind, hashOf(f), d.dtype, d.op);
+  ctx.setLabel(fmt::format("{} #{} {} rank {}", toString(d.kind), n, isSend ? "to" : "from", d.peer));
   const size_t bytes = d.count * dataTypeSize(d.dtype);
   if (isSend) {
     ctx.send(d.peer, d.send, bytes);
@@ -249,10 +257,9 @@ Status Communicator::Impl::executePointToPoint(const OpDesc& d) {
   if (!st.isOk() && st.code() == StatusCode::kRemoteError &&
       st.message().find("disagree") != std::string::npos) {
     st = remoteError(fmt::format(
-        "{} #{} {} rank {} ({} x {}) does not match the peer's operation: every send must be "
-        "matched by a recv with the same count and dtype, in the same order ({})",
-        toString(d.kind), n, isSend ? "to" : "from", d.peer, d.count, toString(d.dtype),
-        st.message()));
+        "{} ({} x {}) does not match the peer's operation: every send must be matched by a "
+        "recv with the same count and dtype, in the same order",
+        st.message(), d.count, toString(d.dtype)));
   }
   return st;
 }

@@ -18,7 +18,8 @@ OpContext::OpContext(OpEnvironment& env, CollectiveKind kind, uint64_t seq, Data
       seq_(seq),
       elemSize_(isValid(dtype) ? dataTypeSize(dtype) : 1),
       reduce_(isValid(dtype) && isValid(op) ? reduceFunction(dtype, op) : nullptr),
-      start_(Clock::now()) {}
+      start_(Clock::now()),
+      label_(fmt::format("{} #{}", toString(kind), seq)) {}
 
 Request* OpContext::post(Request r) {
   requests_.push_back(r);
@@ -81,6 +82,15 @@ std::string OpContext::describePending() const {
   return out;
 }
 
+// Names the operation in errors found by a transport on this rank.
+Status OpContext::annotate(const Status& s) const {
+  if (s.code() != StatusCode::kRemoteError || s.message().rfind("rank ", 0) != 0 ||
+      s.message().find(" reported: ") != std::string::npos) {
+    return s;
+  }
+  return Status(s.code(), label_ + ": " + s.message());
+}
+
 Status OpContext::wait() {
   const Clock::time_point deadline = start_ + env_.timeout;
   const auto spinFor = std::chrono::microseconds(params().spinUs);
@@ -91,8 +101,9 @@ Status OpContext::wait() {
     bool progressed = false;
     for (Transport* t : env_.transports) {
       Status s = t->progress(&progressed);
-      if (!s.isOk()) return s;
+      if (!s.isOk()) return annotate(s);
     }
+    if (check_) BRAID_RETURN_IF_ERROR(check_());
     while (firstPending_ < requests_.size() && requests_[firstPending_].complete) ++firstPending_;
     bool done = true;
     for (size_t i = firstPending_; i < requests_.size(); ++i) {
@@ -103,7 +114,7 @@ Status OpContext::wait() {
     }
     if (done) return Status();
     if (env_.aborted->load(std::memory_order_relaxed)) {
-      return abortedError(fmt::format("{} #{} aborted", toString(kind_), seq_));
+      return abortedError(fmt::format("{} aborted", label_));
     }
     Clock::time_point now = Clock::now();
     if (progressed) {
@@ -113,8 +124,8 @@ Status OpContext::wait() {
     }
     if (now >= deadline) {
       return timeoutError(fmt::format(
-          "{} #{} timed out after {:.1f} s waiting for rank(s) {} (BRAID_TIMEOUT)",
-          toString(kind_), seq_, std::chrono::duration<double>(env_.timeout).count(),
+          "{} timed out after {:.1f} s waiting for rank(s) {} (BRAID_TIMEOUT)", label_,
+          std::chrono::duration<double>(env_.timeout).count(),
           describePending()));
     }
     if (spinForever || now - lastProgress < spinFor) {
@@ -135,7 +146,7 @@ Status OpContext::wait() {
                             : std::min(deadline, now + std::chrono::microseconds(200));
     for (Transport* t : waiting) {
       Status s = t->block(until);
-      if (!s.isOk()) return s;
+      if (!s.isOk()) return annotate(s);
     }
     lastProgress = Clock::now();  // spin again briefly after each wake-up
   }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -60,10 +61,16 @@ class OpContext {
 
   // Overrides the sequence number stamped on later messages (point-to-point uses its own).
   void setSeq(uint64_t seq) { seq_ = seq; }
+  // A check run after every progress round of wait(); a non-OK result fails the operation
+  // (the collective layer compares fingerprints as soon as they arrive).
+  void setCheck(std::function<Status()> check) { check_ = std::move(check); }
+  // How errors name this operation, e.g. "allReduce #12".
+  void setLabel(std::string label) { label_ = std::move(label); }
 
  private:
   Request* post(Request r);
   std::string describePending() const;
+  Status annotate(const Status& s) const;
 
   OpEnvironment& env_;
   CollectiveKind kind_;
@@ -73,6 +80,8 @@ class OpContext {
   std::deque<Request> requests_;
   size_t firstPending_ = 0;
   Clock::time_point start_;
+  std::function<Status()> check_;
+  std::string label_;
 };
 
 }  // namespace braid

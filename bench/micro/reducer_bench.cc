@@ -58,7 +58,7 @@ void BM_Reduce(benchmark::State& state, DataType type, ReduceOp op, bool inPlace
   const ReduceFn fn = reduceFunction(type, op);
   Buffer a(bytes, kPatternA);
   Buffer b(bytes, kPatternB);
-  Buffer out(inPlace ? 64 : bytes, 0);
+  Buffer out(inPlace ? 4096 : bytes, 0);  // unused when in place
   void* dst = inPlace ? a.data : out.data;
   for (auto _ : state) {
     fn(dst, a.data, b.data, count);
@@ -73,8 +73,8 @@ void BM_Divide(benchmark::State& state, DataType type) {
   Buffer buf(bytes, kPatternA);
   int64_t run = 0;
   for (auto _ : state) {
-    // Values shrink by 3 each time: refill before fp32 could reach subnormals (slow on
-    // some CPUs); 3^32 is small enough.
+    // The values shrink by 3 each time: refill (untimed) long before fp32 would reach
+    // subnormals, which are slow on some CPUs.
     if (++run % 32 == 0) {
       state.PauseTiming();
       std::memset(buf.data, kPatternA, bytes);

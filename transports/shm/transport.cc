@@ -305,10 +305,10 @@ Status ShmTransport::progressRecvs(ShmConnection& c, bool* progressed) {
         slot->seq != r->seq || slot->messageBytes != r->bytes || slot->offset != r->done ||
         slot->length > r->bytes - r->done) {
       return remoteError(fmt::format(
-          "rank {} sent message (kind {}, operation #{}, {} bytes) but rank {} expects "
-          "(kind {}, operation #{}, {} bytes): the ranks disagree about the operation",
-          c.peer_, slot->kind, slot->seq, slot->messageBytes, rank_, static_cast<int>(r->kind),
-          r->seq, r->bytes));
+          "rank {} sent a message ({} bytes{}) that does not match this rank's operation "
+          "({} bytes): the ranks disagree about the operation",
+          c.peer_, slot->messageBytes, slot->kind != static_cast<uint8_t>(r->kind) ? ", other kind" : "",
+          r->bytes));
     }
     size_t length = slot->length;
     const uint8_t* data = reinterpret_cast<const uint8_t*>(slot + 1);
