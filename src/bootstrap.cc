@@ -100,7 +100,12 @@ uint64_t tokenFromEnvironment(const std::string& fallback) {
 // Removes the rendezvous file when rank 0's communicator goes away.
 struct RendezvousFile {
   std::string path;
-  ~RendezvousFile() { unlink(path.c_str()); }
+  RendezvousFile() = default;
+  RendezvousFile(const RendezvousFile&) = delete;
+  RendezvousFile& operator=(const RendezvousFile&) = delete;
+  ~RendezvousFile() {
+    if (!path.empty()) unlink(path.c_str());
+  }
 };
 
 }  // namespace
@@ -164,7 +169,9 @@ Result<std::unique_ptr<Communicator>> Communicator::fromEnvironment() {
       bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
       close(fd);
       if (!ok || rename(temp.c_str(), path.c_str()) != 0) return systemError("write " + path);
-      keepAlive.push_back(std::make_shared<RendezvousFile>(RendezvousFile{path}));
+      auto cleanup = std::make_shared<RendezvousFile>();
+      cleanup->path = path;
+      keepAlive.push_back(cleanup);
     } else {
       auto deadline = std::chrono::steady_clock::now() + timeout;
       std::string host;

@@ -373,6 +373,14 @@ void Job::onExit(Rank& rank, int status) {
     emitLines(rank, s, true);
   }
   bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  // During a shutdown, deaths by braid-run's own signals are expected; anything else (a rank
+  // that failed on its own before braid-run noticed) is still reported.
+  bool expected = shuttingDown_ && WIFSIGNALED(status) &&
+                  (WTERMSIG(status) == termSignal_ || (killed_ && WTERMSIG(status) == SIGKILL));
+  if (shuttingDown_ && !ok && !expected) {
+    say("rank {} (pid {}) {}", rank.index, rank.pid, describeWaitStatus(status));
+    return;
+  }
   if (ok || shuttingDown_) {
     if (o_.verbose) say("rank {} (pid {}) {}", rank.index, rank.pid, describeWaitStatus(status));
     return;
