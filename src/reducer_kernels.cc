@@ -32,9 +32,10 @@ namespace {
 std::atomic<size_t> gStreamingBytes{kDefaultStreamingBytes};
 
 // The operators. Integer sum and product wrap around (computed unsigned, so no UB for signed
-// types). Floating min/max are `a < b ? a : b` / `a > b ? a : b` as in NCCL: not IEEE
-// minNum/maxNum, and a NaN propagates only when it is the second operand (b). This is exactly
-// what x86 MINPS/MAXPS compute, so it vectorises to one instruction.
+// types). Floating min/max are the plain comparisons `a < b ? a : b` / `a > b ? a : b`, not
+// IEEE minNum/maxNum: when a comparison is false (a NaN on either side, or -0 against +0) the
+// result is b, so a NaN propagates only from b. This is exactly what x86 MINPS/MAXPS compute,
+// so it vectorises to one instruction.
 template <typename T>
 struct OpSum {
   static T apply(T a, T b) {
