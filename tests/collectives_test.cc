@@ -227,9 +227,9 @@ TEST_P(Collectives, SendRecvRingAndAsyncOrder) {
 INSTANTIATE_TEST_SUITE_P(Matrix, Collectives,
                          ::testing::Combine(::testing::Values("shm", "tcp"),
                                             ::testing::ValuesIn(kWorlds)),
-                         [](const auto& info) {
-                           return std::get<0>(info.param) + "_" +
-                                  std::to_string(std::get<1>(info.param)) + "ranks";
+                         [](const auto& param) {
+                           return std::get<0>(param.param) + "_" +
+                                  std::to_string(std::get<1>(param.param)) + "ranks";
                          });
 
 }  // namespace

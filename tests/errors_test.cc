@@ -81,7 +81,9 @@ TEST_P(Errors, MismatchedCountFailsEveryRankNamingTheDisagreement) {
     for (int r = 0; r < 4; ++r) {
       const std::string& m = o.status[r].message();
       EXPECT_NE(m.find("disagree"), std::string::npos) << "rank " << r << ": " << m;
-      if (r != 2) EXPECT_NE(m.find("rank 2"), std::string::npos) << "rank " << r << ": " << m;
+      if (r != 2) {
+        EXPECT_NE(m.find("rank 2"), std::string::npos) << "rank " << r << ": " << m;
+      }
     }
   }
 }

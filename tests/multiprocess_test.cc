@@ -69,7 +69,9 @@ TEST_P(BraidRun, EveryRankRunsTheCollectives) {
     std::string line = "[" + std::to_string(rank) + "] rank " + std::to_string(rank) + " ok";
     EXPECT_NE(r.output.find(line), std::string::npos) << r.output;
   }
-  if (n > 1) EXPECT_NE(r.output.find("transport=" + transport), std::string::npos) << r.output;
+  if (n > 1) {
+    EXPECT_NE(r.output.find("transport=" + transport), std::string::npos) << r.output;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, BraidRun,
