@@ -30,8 +30,8 @@ Status binomialReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t
     std::memcpy(acc, send, bytes);
   }
   if (v != 0) {
-    ctx.send(patterns::toReal(patterns::binomialParent(v), root, n),
-             children.empty() ? send : acc, bytes);
+    ctx.send(patterns::toReal(patterns::binomialParent(v), root, n), children.empty() ? send : acc,
+             bytes);
   }
   return ctx.wait();
 }

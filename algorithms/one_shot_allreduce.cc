@@ -25,7 +25,8 @@ Status oneShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size
     return Status();
   }
   ctx.reducer()(recv, inputs, inputs + bytes, count);
-  for (int k = 2; k < n; ++k) ctx.reducer()(recv, recv, inputs + bytes * static_cast<size_t>(k), count);
+  for (int k = 2; k < n; ++k)
+    ctx.reducer()(recv, recv, inputs + bytes * static_cast<size_t>(k), count);
   return Status();
 }
 

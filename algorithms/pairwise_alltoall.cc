@@ -24,8 +24,8 @@ Status pairwiseAllToAll(OpContext& ctx, const uint8_t* send, uint8_t* recv, size
     ctx.recv(from, recv + blockBytes * static_cast<size_t>(from), blockBytes);
   }
   if (blockBytes > 0 && send != recv) {
-    std::memcpy(recv + blockBytes * static_cast<size_t>(r), send + blockBytes * static_cast<size_t>(r),
-                blockBytes);
+    std::memcpy(recv + blockBytes * static_cast<size_t>(r),
+                send + blockBytes * static_cast<size_t>(r), blockBytes);
   }
   return ctx.wait();
 }

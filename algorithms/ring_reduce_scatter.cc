@@ -22,9 +22,9 @@ const Request* postRingReduceScatter(OpContext& ctx, const uint8_t* input, size_
     const uint8_t* sendFrom =
         step == 0 ? input + blockBegin(count, n, sendBlock) * es : blockOut(sendBlock);
     ctx.send(right, sendFrom, sendBytes, previous);
-    previous = ctx.recvReduce(left, blockOut(recvBlock),
-                              input + blockBegin(count, n, recvBlock) * es,
-                              blockCount(count, n, recvBlock) * es);
+    previous =
+        ctx.recvReduce(left, blockOut(recvBlock), input + blockBegin(count, n, recvBlock) * es,
+                       blockCount(count, n, recvBlock) * es);
   }
   return previous;
 }

@@ -38,10 +38,14 @@ Result<size_t> parseSize(const std::string& text) {
   if (end == text.c_str() || v < 0) return invalidArgument("bad size '" + text + "'");
   std::string unit(end);
   double mult = 1;
-  if (unit == "K" || unit == "k" || unit == "KB" || unit == "KiB") mult = 1024.0;
-  else if (unit == "M" || unit == "m" || unit == "MB" || unit == "MiB") mult = 1024.0 * 1024;
-  else if (unit == "G" || unit == "g" || unit == "GB" || unit == "GiB") mult = 1024.0 * 1024 * 1024;
-  else if (!unit.empty() && unit != "B") return invalidArgument("bad size unit in '" + text + "'");
+  if (unit == "K" || unit == "k" || unit == "KB" || unit == "KiB")
+    mult = 1024.0;
+  else if (unit == "M" || unit == "m" || unit == "MB" || unit == "MiB")
+    mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g" || unit == "GB" || unit == "GiB")
+    mult = 1024.0 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B")
+    return invalidArgument("bad size unit in '" + text + "'");
   return static_cast<size_t>(v * mult);
 }
 
@@ -57,7 +61,8 @@ struct Row {
 
 class AllReduceBench {
  public:
-  AllReduceBench(Communicator& comm, DataType type, ReduceOp op) : comm_(comm), type_(type), op_(op) {}
+  AllReduceBench(Communicator& comm, DataType type, ReduceOp op)
+      : comm_(comm), type_(type), op_(op) {}
 
   Result<Row> run(size_t count, bool inPlace, const Options& o) {
     const size_t es = dataTypeSize(type_);
@@ -74,7 +79,8 @@ class AllReduceBench {
       expected_.resize(std::max<size_t>(bytes, 1));
       exact::fillReduced(expected_.data(), count, type_, op_, comm_.size());
       uint64_t wrong = exact::countMismatches(out, expected_.data(), count, type_);
-      BRAID_RETURN_IF_ERROR(comm_.allReduce(&wrong, &row.wrong, 1, DataType::kUint64, ReduceOp::kSum));
+      BRAID_RETURN_IF_ERROR(
+          comm_.allReduce(&wrong, &row.wrong, 1, DataType::kUint64, ReduceOp::kSum));
     }
     // Timing: warm-ups, then iterations back to back; the slowest rank's average counts.
     for (int i = 0; i < o.warmups; ++i) {
@@ -85,8 +91,10 @@ class AllReduceBench {
     for (int i = 0; i < o.iterations; ++i) {
       BRAID_RETURN_IF_ERROR(comm_.allReduce(send_.data(), out, count, type_, op_));
     }
-    double mine = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / o.iterations;
-    BRAID_RETURN_IF_ERROR(comm_.allReduce(&mine, &row.timeUs, 1, DataType::kFloat64, ReduceOp::kMax));
+    double mine =
+        std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / o.iterations;
+    BRAID_RETURN_IF_ERROR(
+        comm_.allReduce(&mine, &row.timeUs, 1, DataType::kFloat64, ReduceOp::kMax));
     row.algbw = row.timeUs > 0 ? static_cast<double>(bytes) / row.timeUs / 1e3 : 0;
     row.busbw = row.algbw * busFactor(comm_.size());
     return row;
@@ -110,7 +118,9 @@ int runBench(const Options& o) {
   auto type = parseDataType(o.dtypeName);
   auto op = parseReduceOp(o.opName);
   if (!type || !op) {
-    if (printer) std::fprintf(stderr, "braid-bench: unknown dtype '%s' or op '%s'\n", o.dtypeName.c_str(), o.opName.c_str());
+    if (printer)
+      std::fprintf(stderr, "braid-bench: unknown dtype '%s' or op '%s'\n", o.dtypeName.c_str(),
+                   o.opName.c_str());
     return 2;
   }
   const size_t es = dataTypeSize(*type);
@@ -118,15 +128,18 @@ int runBench(const Options& o) {
     std::string transports;
     for (int p = 0; p < comm.size(); ++p) {
       std::string t = comm.transportTo(p);
-      if (t != "self" && transports.find(t) == std::string::npos) transports += (transports.empty() ? "" : ",") + t;
+      if (t != "self" && transports.find(t) == std::string::npos)
+        transports += (transports.empty() ? "" : ",") + t;
     }
-    std::printf("# braid-bench %s: %d ranks, transport %s, braid %s\n", o.collective.c_str(), comm.size(),
-                transports.empty() ? "self" : transports.c_str(), versionString());
-    std::printf("# iterations %d, warm-ups %d, check %s\n#\n", o.iterations, o.warmups, o.check ? "on" : "off");
+    std::printf("# braid-bench %s: %d ranks, transport %s, braid %s\n", o.collective.c_str(),
+                comm.size(), transports.empty() ? "self" : transports.c_str(), versionString());
+    std::printf("# iterations %d, warm-ups %d, check %s\n#\n", o.iterations, o.warmups,
+                o.check ? "on" : "off");
     std::printf("%-12s %12s %6s %6s | %10s %8s %8s %7s | %10s %8s %8s %7s\n", "#", "", "", "",
                 "out-of-place", "", "", "", "in-place", "", "", "");
-    std::printf("%12s %12s %6s %6s | %10s %8s %8s %7s | %10s %8s %8s %7s\n", "# size(B)", "count", "type",
-                "redop", "time(us)", "algbw", "busbw", "#wrong", "time(us)", "algbw", "busbw", "#wrong");
+    std::printf("%12s %12s %6s %6s | %10s %8s %8s %7s | %10s %8s %8s %7s\n", "# size(B)", "count",
+                "type", "redop", "time(us)", "algbw", "busbw", "#wrong", "time(us)", "algbw",
+                "busbw", "#wrong");
     std::fflush(stdout);
   }
   AllReduceBench bench(comm, *type, *op);
@@ -137,7 +150,8 @@ int runBench(const Options& o) {
     for (int inPlace = 0; inPlace < 2; ++inPlace) {
       auto row = bench.run(count, inPlace == 1, o);
       if (!row.isOk()) {
-        std::fprintf(stderr, "braid-bench: rank %d: %s\n", comm.rank(), row.status().toString().c_str());
+        std::fprintf(stderr, "braid-bench: rank %d: %s\n", comm.rank(),
+                     row.status().toString().c_str());
         return 1;
       }
       rows[inPlace] = *row;
@@ -154,7 +168,8 @@ int runBench(const Options& o) {
     size_t next = static_cast<size_t>(static_cast<double>(bytes) * o.factor);
     bytes = next > bytes ? next : bytes + 1;
   }
-  if (printer && totalWrong > 0) std::printf("# %llu wrong values\n", static_cast<unsigned long long>(totalWrong));
+  if (printer && totalWrong > 0)
+    std::printf("# %llu wrong values\n", static_cast<unsigned long long>(totalWrong));
   return totalWrong == 0 ? 0 : 1;
 }
 
@@ -163,14 +178,21 @@ int runBench(const Options& o) {
 
 int main(int argc, char** argv) {
   braid::bench::Options o;
-  CLI::App app{"braid-bench: nccl-tests-style bandwidth sweep of braid collectives. Launch it on every rank, e.g. braid-run -n 4 braid-bench allreduce -b 8 -e 256M -f 4"};
-  app.add_option("collective", o.collective, "collective to measure")->check(CLI::IsMember({"allreduce"}));
+  CLI::App app{
+      "braid-bench: nccl-tests-style bandwidth sweep of braid collectives. Launch it on every "
+      "rank, e.g. braid-run -n 4 braid-bench allreduce -b 8 -e 256M -f 4"};
+  app.add_option("collective", o.collective, "collective to measure")
+      ->check(CLI::IsMember({"allreduce"}));
   app.add_option("-b,--minbytes", o.minBytesText, "smallest size in bytes (suffix K, M, G)");
   app.add_option("-e,--maxbytes", o.maxBytesText, "largest size in bytes (suffix K, M, G)");
-  app.add_option("-f,--stepfactor", o.factor, "multiply the size by this factor each step")->check(CLI::Range(1.01, 1e6));
-  app.add_option("-n,--iters", o.iterations, "timed iterations per size")->check(CLI::Range(1, 1000000));
-  app.add_option("-w,--warmup_iters", o.warmups, "untimed warm-up iterations per size")->check(CLI::Range(0, 1000000));
-  app.add_option("-d,--datatype", o.dtypeName, "int8 uint8 int32 uint32 int64 uint64 fp16 bf16 fp32 fp64");
+  app.add_option("-f,--stepfactor", o.factor, "multiply the size by this factor each step")
+      ->check(CLI::Range(1.01, 1e6));
+  app.add_option("-n,--iters", o.iterations, "timed iterations per size")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("-w,--warmup_iters", o.warmups, "untimed warm-up iterations per size")
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("-d,--datatype", o.dtypeName,
+                 "int8 uint8 int32 uint32 int64 uint64 fp16 bf16 fp32 fp64");
   app.add_option("-o,--op", o.opName, "sum prod min max avg");
   app.add_option("-c,--check", o.check, "check every size's result (1) or not (0)");
   try {

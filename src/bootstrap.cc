@@ -83,7 +83,8 @@ Result<Launch> detectLaunch() {
   l.rank = *rank;
   l.size = *size;
   if (l.size < 1 || l.rank >= l.size) {
-    return invalidArgument(fmt::format("{}={} is out of range for {}={}", rankVar, l.rank, sizeVar, l.size));
+    return invalidArgument(
+        fmt::format("{}={} is out of range for {}={}", rankVar, l.rank, sizeVar, l.size));
   }
   return l;
 }
@@ -119,8 +120,8 @@ Result<std::unique_ptr<Communicator>> Communicator::fromEnvironment() {
   std::vector<std::shared_ptr<void>> keepAlive;
   std::shared_ptr<Store> store;
 
-  auto serveAndConnect = [&](const std::string& bindHost, uint16_t port, uint64_t token)
-      -> Result<uint16_t> {
+  auto serveAndConnect = [&](const std::string& bindHost, uint16_t port,
+                             uint64_t token) -> Result<uint16_t> {
     auto server = startTcpStoreServer(bindHost, port, token);
     if (!server.isOk()) return server.status();
     uint16_t bound = (*server)->port();
@@ -138,15 +139,18 @@ Result<std::unique_ptr<Communicator>> Communicator::fromEnvironment() {
     std::string host;
     uint16_t port = 0;
     BRAID_RETURN_IF_ERROR(net::parseHostPort(storeAddr, &host, &port));
-    if (params().jobToken.empty()) return invalidArgument("BRAID_STORE_ADDR is set but BRAID_JOB_TOKEN is not");
+    if (params().jobToken.empty())
+      return invalidArgument("BRAID_STORE_ADDR is set but BRAID_JOB_TOKEN is not");
     auto client = connectTcpStore(host, port, tokenFromEnvironment(""), timeout);
     if (!client.isOk()) return client.status();
     store = *client;
   } else if (masterAddr != nullptr && masterPort != nullptr) {
     int port = std::atoi(masterPort);
-    if (port <= 0 || port > 65535) return invalidArgument(fmt::format("MASTER_PORT='{}' is not a port", masterPort));
+    if (port <= 0 || port > 65535)
+      return invalidArgument(fmt::format("MASTER_PORT='{}' is not a port", masterPort));
     const char* runId = env("TORCHELASTIC_RUN_ID");
-    uint64_t token = tokenFromEnvironment(fmt::format("{}:{}:{}:{}", masterAddr, port, l.size, runId ? runId : ""));
+    uint64_t token = tokenFromEnvironment(
+        fmt::format("{}:{}:{}:{}", masterAddr, port, l.size, runId ? runId : ""));
     if (l.rank == 0) {
       auto bound = serveAndConnect("0.0.0.0", static_cast<uint16_t>(port), token);
       if (!bound.isOk()) return bound.status();
@@ -157,7 +161,8 @@ Result<std::unique_ptr<Communicator>> Communicator::fromEnvironment() {
     }
   } else if (!l.jobKey.empty()) {
     const char* tmp = env("TMPDIR");
-    std::string path = fmt::format("{}/braid-{}-{}.rendezvous", tmp ? tmp : "/tmp", getuid(), l.jobKey);
+    std::string path =
+        fmt::format("{}/braid-{}-{}.rendezvous", tmp ? tmp : "/tmp", getuid(), l.jobKey);
     if (l.rank == 0) {
       uint64_t token = net::randomU64();
       auto bound = serveAndConnect("0.0.0.0", 0, token);
@@ -181,7 +186,8 @@ Result<std::unique_ptr<Communicator>> Communicator::fromEnvironment() {
         std::ifstream in(path);
         if (in >> host >> port >> std::hex >> token) break;
         if (std::chrono::steady_clock::now() > deadline) {
-          return timeoutError(fmt::format("rank 0 did not publish the store in {} (is rank 0 running?)", path));
+          return timeoutError(
+              fmt::format("rank 0 did not publish the store in {} (is rank 0 running?)", path));
         }
         std::this_thread::sleep_for(milliseconds(5));
       }

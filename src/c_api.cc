@@ -1,13 +1,12 @@
 // The C API: a thin, exception-free layer over braid::Communicator. Status codes map one to one
 // onto braidResult_t; the message of the last failure is kept per thread.
-#include "braid/braid.h"
-
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "braid/braid.h"
 #include "braid/communicator.h"
 #include "params.h"
 #include "topology.h"
@@ -54,10 +53,11 @@ std::vector<std::unique_ptr<braid::TcpStoreServer>>& servers() {
 
 #define BRAID_CHECK_COMM(comm) \
   if ((comm) == nullptr || (comm)->comm == nullptr) return invalid("comm is NULL")
-#define BRAID_CHECK_STREAM(stream)                                                         \
-  if ((stream) != nullptr)                                                                 \
-  return fromStatus(braid::unsupported("stream must be NULL: this build runs collectives " \
-                                       "on CPU buffers only"))
+#define BRAID_CHECK_STREAM(stream)                                           \
+  if ((stream) != nullptr)                                                   \
+  return fromStatus(                                                         \
+      braid::unsupported("stream must be NULL: this build runs collectives " \
+                         "on CPU buffers only"))
 
 }  // namespace
 
@@ -84,8 +84,8 @@ braidResult_t braidGetUniqueId(braidUniqueId* uniqueId) {
   id.magic = kIdMagic;
   id.port = (*server)->port();
   id.token = token;
-  std::string host = braid::params().socketAddr.empty() ? braid::advertisedAddress()
-                                                        : braid::params().socketAddr;
+  std::string host =
+      braid::params().socketAddr.empty() ? braid::advertisedAddress() : braid::params().socketAddr;
   std::strncpy(id.host, host.c_str(), sizeof(id.host) - 1);
   {
     std::lock_guard<std::mutex> lock(serversMu);
@@ -174,7 +174,8 @@ braidResult_t braidAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                              braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
   BRAID_CHECK_STREAM(stream);
-  return fromStatus(comm->comm->allReduce(sendbuff, recvbuff, count, DataType(datatype), ReduceOp(op)));
+  return fromStatus(
+      comm->comm->allReduce(sendbuff, recvbuff, count, DataType(datatype), ReduceOp(op)));
 }
 
 braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,

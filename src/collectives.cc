@@ -52,7 +52,8 @@ Fingerprint fingerprintOf(const OpDesc& d, uint64_t seq) {
 std::string describe(const Fingerprint& f) {
   auto kind = static_cast<CollectiveKind>(f.kind);
   std::string s = fmt::format("{}(count={}", toString(kind), f.count);
-  if (kind != CollectiveKind::kBarrier) s += fmt::format(", {}", toString(static_cast<DataType>(f.dtype)));
+  if (kind != CollectiveKind::kBarrier)
+    s += fmt::format(", {}", toString(static_cast<DataType>(f.dtype)));
   if (reduces(kind)) s += fmt::format(", {}", toString(static_cast<ReduceOp>(f.op)));
   if (rooted(kind)) s += fmt::format(", root={}", f.root);
   return s + ")";
@@ -65,8 +66,8 @@ uint64_t mix(uint64_t h, uint64_t v) {
 }
 uint64_t hashOf(const Fingerprint& f) {
   uint64_t h = 0x62726169642d6670ull;
-  for (uint64_t v : {f.seq, uint64_t(f.kind), uint64_t(f.dtype), uint64_t(f.op), uint64_t(f.root),
-                     f.count}) {
+  for (uint64_t v :
+       {f.seq, uint64_t(f.kind), uint64_t(f.dtype), uint64_t(f.op), uint64_t(f.root), f.count}) {
     h = mix(h, v);
   }
   return h;
@@ -93,7 +94,8 @@ Status Communicator::Impl::validate(const OpDesc& d) const {
   }
   if (d.kind == CollectiveKind::kSend || d.kind == CollectiveKind::kRecv) {
     if (d.peer < 0 || d.peer >= size_) {
-      return invalidArgument(fmt::format("{}: peer {} is out of range [0, {})", name, d.peer, size_));
+      return invalidArgument(
+          fmt::format("{}: peer {} is out of range [0, {})", name, d.peer, size_));
     }
     if (d.peer == rank_) {
       return invalidArgument(fmt::format("{}: peer {} is this rank", name, d.peer));
@@ -109,7 +111,8 @@ Status Communicator::Impl::validate(const OpDesc& d) const {
     blocks = static_cast<size_t>(size_);
   }
   if (d.count > std::numeric_limits<size_t>::max() / es / blocks / 2) {
-    return invalidArgument(fmt::format("{}: count {} overflows the addressable size", name, d.count));
+    return invalidArgument(
+        fmt::format("{}: count {} overflows the addressable size", name, d.count));
   }
   if (d.count == 0) return Status();
   const size_t bytes = d.count * es;
@@ -127,10 +130,13 @@ Status Communicator::Impl::validate(const OpDesc& d) const {
   // In place means send == recv (reduceScatter: recv == send + rank's block; allGather:
   // send == recv + rank's block). Any other overlap would read data already overwritten.
   if (needSend && needRecv) {
-    size_t sendBytes = bytes * (d.kind == CollectiveKind::kReduceScatter ||
-                                        d.kind == CollectiveKind::kAllToAll ? blocks : 1);
-    size_t recvBytes = bytes * (d.kind == CollectiveKind::kAllGather ||
-                                        d.kind == CollectiveKind::kAllToAll ? blocks : 1);
+    size_t sendBytes =
+        bytes * (d.kind == CollectiveKind::kReduceScatter || d.kind == CollectiveKind::kAllToAll
+                     ? blocks
+                     : 1);
+    size_t recvBytes =
+        bytes *
+        (d.kind == CollectiveKind::kAllGather || d.kind == CollectiveKind::kAllToAll ? blocks : 1);
     const uint8_t* s = static_cast<const uint8_t*>(d.send);
     const uint8_t* r = static_cast<const uint8_t*>(d.recv);
     const size_t mine = bytes * static_cast<size_t>(rank_);
@@ -139,8 +145,8 @@ Status Communicator::Impl::validate(const OpDesc& d) const {
     if (d.kind == CollectiveKind::kReduceScatter && s == r && rank_ != 0) inPlace = false;
     if (d.kind == CollectiveKind::kAllGather && s == r && rank_ != 0) inPlace = false;
     if (!inPlace && overlaps(s, sendBytes, r, recvBytes)) {
-      return invalidArgument(fmt::format(
-          "{}: send and recv buffers overlap without being in place", name));
+      return invalidArgument(
+          fmt::format("{}: send and recv buffers overlap without being in place", name));
     }
   }
   return Status();
@@ -154,19 +160,25 @@ Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d) {
   const bool small = bytes < static_cast<size_t>(params().smallBytes);
   switch (d.kind) {
     case CollectiveKind::kAllReduce:
-      return bytes <= static_cast<size_t>(params().oneShotBytes) ? oneShotAllReduce(ctx, s, r, d.count)
-                                                                 : ringAllReduce(ctx, s, r, d.count);
-    case CollectiveKind::kReduceScatter: return ringReduceScatter(ctx, s, r, d.count);
-    case CollectiveKind::kAllGather: return ringAllGather(ctx, s, r, d.count);
+      return bytes <= static_cast<size_t>(params().oneShotBytes)
+                 ? oneShotAllReduce(ctx, s, r, d.count)
+                 : ringAllReduce(ctx, s, r, d.count);
+    case CollectiveKind::kReduceScatter:
+      return ringReduceScatter(ctx, s, r, d.count);
+    case CollectiveKind::kAllGather:
+      return ringAllGather(ctx, s, r, d.count);
     case CollectiveKind::kBroadcast:
       return small ? binomialBroadcast(ctx, s, r, d.count, d.root)
                    : chainBroadcast(ctx, s, r, d.count, d.root);
     case CollectiveKind::kReduce:
       return small ? binomialReduce(ctx, s, r, d.count, d.root)
                    : chainReduce(ctx, s, r, d.count, d.root);
-    case CollectiveKind::kAllToAll: return pairwiseAllToAll(ctx, s, r, d.count);
-    case CollectiveKind::kBarrier: return disseminationBarrier(ctx);
-    default: return internalError("dispatch of a point-to-point operation");
+    case CollectiveKind::kAllToAll:
+      return pairwiseAllToAll(ctx, s, r, d.count);
+    case CollectiveKind::kBarrier:
+      return disseminationBarrier(ctx);
+    default:
+      return internalError("dispatch of a point-to-point operation");
   }
 }
 
@@ -204,8 +216,8 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
   // Compare fingerprints as soon as they arrive: ranks that disagree may otherwise both wait
   // for data that never comes (two ranks that each think they are the root).
   auto compare = [&]() -> Status {
-    for (auto [req, other, peer] : {std::tuple{leftReq, &fromLeft, left},
-                                    std::tuple{rightReq, &fromRight, right}}) {
+    for (auto [req, other, peer] :
+         {std::tuple{leftReq, &fromLeft, left}, std::tuple{rightReq, &fromRight, right}}) {
       if (req != nullptr && req->complete && !(*other == mine)) {
         return remoteError(fmt::format(
             "ranks disagree about collective #{}: rank {} called {} but rank {} called {}", seq,
@@ -246,7 +258,8 @@ Status Communicator::Impl::executePointToPoint(const OpDesc& d) {
   f.dtype = static_cast<int32_t>(d.dtype);
   f.count = d.count;
   OpContext ctx(env_, d.kind, hashOf(f), d.dtype, d.op);
-  ctx.setLabel(fmt::format("{} #{} {} rank {}", toString(d.kind), n, isSend ? "to" : "from", d.peer));
+  ctx.setLabel(
+      fmt::format("{} #{} {} rank {}", toString(d.kind), n, isSend ? "to" : "from", d.peer));
   const size_t bytes = d.count * dataTypeSize(d.dtype);
   if (isSend) {
     ctx.send(d.peer, d.send, bytes);

@@ -33,7 +33,10 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
   setLogRank(rank_);
   const milliseconds timeout = timeoutOf(options);
   const Clock::time_point deadline = Clock::now() + timeout;
-  auto left = [&] { return std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - Clock::now())); };
+  auto left = [&] {
+    return std::max(milliseconds(1),
+                    std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  };
 
   // Who is where.
   hostId_ = !options.hostId.empty() ? options.hostId : localHostId();
@@ -42,7 +45,8 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
   for (int r = 0; r < size_; ++r) {
     auto h = store_->getString(fmt::format("host/{}", r), left());
     if (!h.isOk()) {
-      return Status(h.status().code(), fmt::format("rank {} did not join within the timeout: {}", r, h.status().message()));
+      return Status(h.status().code(), fmt::format("rank {} did not join within the timeout: {}", r,
+                                                   h.status().message()));
     }
     hostIds_[r] = *h;
   }
@@ -71,8 +75,9 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
     bool sameHost = hostIds_[r] == hostId_;
     allLocal = allLocal && sameHost;
     if (forced == "shm" && !sameHost) {
-      return invalidArgument(fmt::format(
-          "BRAID_TRANSPORT=shm but rank {} is on another host ({} vs {})", r, hostIds_[r], hostId_));
+      return invalidArgument(
+          fmt::format("BRAID_TRANSPORT=shm but rank {} is on another host ({} vs {})", r,
+                      hostIds_[r], hostId_));
     }
     ((forced == "tcp" || (forced.empty() && !sameHost)) ? tcpPeers : shmPeers).push_back(r);
   }
@@ -92,7 +97,8 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
     for (int p : peers) {
       env_.connections[p] = t->connection(p);
       env_.transportOf[p] = t;
-      if (env_.connections[p] == nullptr) return internalError(fmt::format("{} has no connection to rank {}", t->name(), p));
+      if (env_.connections[p] == nullptr)
+        return internalError(fmt::format("{} has no connection to rank {}", t->name(), p));
     }
     env_.transports.push_back(t);
     transports_.push_back(std::move(*created));
@@ -134,9 +140,11 @@ std::string Communicator::Impl::transportTo(int peer) const {
 Result<std::unique_ptr<Communicator>> Communicator::create(const CommOptions& options) {
   BRAID_RETURN_IF_ERROR(paramsStatus());
   if (options.store == nullptr) return invalidArgument("CommOptions.store is null");
-  if (options.size < 1) return invalidArgument(fmt::format("size {} must be at least 1", options.size));
+  if (options.size < 1)
+    return invalidArgument(fmt::format("size {} must be at least 1", options.size));
   if (options.rank < 0 || options.rank >= options.size) {
-    return invalidArgument(fmt::format("rank {} is out of range [0, {})", options.rank, options.size));
+    return invalidArgument(
+        fmt::format("rank {} is out of range [0, {})", options.rank, options.size));
   }
   // Several communicators may be built over one store: the k-th one a rank creates uses the
   // key space "braid/<k>/", the same on every rank that creates them in the same order.
@@ -225,7 +233,9 @@ Status Communicator::reduce(const void* s, void* r, size_t n, DataType t, Reduce
 Status Communicator::allToAll(const void* s, void* r, size_t n, DataType t) {
   return impl_->run(op(K::kAllToAll, s, r, n, t));
 }
-Status Communicator::barrier() { return impl_->run(op(K::kBarrier, nullptr, nullptr, 0, DataType::kUint8)); }
+Status Communicator::barrier() {
+  return impl_->run(op(K::kBarrier, nullptr, nullptr, 0, DataType::kUint8));
+}
 Status Communicator::send(const void* b, size_t n, DataType t, int peer) {
   return impl_->run(op(K::kSend, b, nullptr, n, t, ReduceOp::kSum, 0, peer));
 }

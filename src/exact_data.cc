@@ -44,31 +44,61 @@ double input(DataType type, ReduceOp op, int rank, int ranks, size_t index) {
 
 void store(void* buf, size_t i, DataType type, double v) {
   switch (type) {
-    case DataType::kInt8: static_cast<int8_t*>(buf)[i] = static_cast<int8_t>(v); break;
-    case DataType::kUint8: static_cast<uint8_t*>(buf)[i] = static_cast<uint8_t>(v); break;
-    case DataType::kInt32: static_cast<int32_t*>(buf)[i] = static_cast<int32_t>(v); break;
-    case DataType::kUint32: static_cast<uint32_t*>(buf)[i] = static_cast<uint32_t>(v); break;
-    case DataType::kInt64: static_cast<int64_t*>(buf)[i] = static_cast<int64_t>(v); break;
-    case DataType::kUint64: static_cast<uint64_t*>(buf)[i] = static_cast<uint64_t>(v); break;
-    case DataType::kFloat16: static_cast<uint16_t*>(buf)[i] = floatToHalf(static_cast<float>(v)); break;
-    case DataType::kBfloat16: static_cast<uint16_t*>(buf)[i] = floatToBf16(static_cast<float>(v)); break;
-    case DataType::kFloat32: static_cast<float*>(buf)[i] = static_cast<float>(v); break;
-    case DataType::kFloat64: static_cast<double*>(buf)[i] = v; break;
+    case DataType::kInt8:
+      static_cast<int8_t*>(buf)[i] = static_cast<int8_t>(v);
+      break;
+    case DataType::kUint8:
+      static_cast<uint8_t*>(buf)[i] = static_cast<uint8_t>(v);
+      break;
+    case DataType::kInt32:
+      static_cast<int32_t*>(buf)[i] = static_cast<int32_t>(v);
+      break;
+    case DataType::kUint32:
+      static_cast<uint32_t*>(buf)[i] = static_cast<uint32_t>(v);
+      break;
+    case DataType::kInt64:
+      static_cast<int64_t*>(buf)[i] = static_cast<int64_t>(v);
+      break;
+    case DataType::kUint64:
+      static_cast<uint64_t*>(buf)[i] = static_cast<uint64_t>(v);
+      break;
+    case DataType::kFloat16:
+      static_cast<uint16_t*>(buf)[i] = floatToHalf(static_cast<float>(v));
+      break;
+    case DataType::kBfloat16:
+      static_cast<uint16_t*>(buf)[i] = floatToBf16(static_cast<float>(v));
+      break;
+    case DataType::kFloat32:
+      static_cast<float*>(buf)[i] = static_cast<float>(v);
+      break;
+    case DataType::kFloat64:
+      static_cast<double*>(buf)[i] = v;
+      break;
   }
 }
 
 double load(const void* buf, size_t i, DataType type) {
   switch (type) {
-    case DataType::kInt8: return static_cast<const int8_t*>(buf)[i];
-    case DataType::kUint8: return static_cast<const uint8_t*>(buf)[i];
-    case DataType::kInt32: return static_cast<const int32_t*>(buf)[i];
-    case DataType::kUint32: return static_cast<const uint32_t*>(buf)[i];
-    case DataType::kInt64: return static_cast<double>(static_cast<const int64_t*>(buf)[i]);
-    case DataType::kUint64: return static_cast<double>(static_cast<const uint64_t*>(buf)[i]);
-    case DataType::kFloat16: return halfToFloat(static_cast<const uint16_t*>(buf)[i]);
-    case DataType::kBfloat16: return bf16ToFloat(static_cast<const uint16_t*>(buf)[i]);
-    case DataType::kFloat32: return static_cast<const float*>(buf)[i];
-    case DataType::kFloat64: return static_cast<const double*>(buf)[i];
+    case DataType::kInt8:
+      return static_cast<const int8_t*>(buf)[i];
+    case DataType::kUint8:
+      return static_cast<const uint8_t*>(buf)[i];
+    case DataType::kInt32:
+      return static_cast<const int32_t*>(buf)[i];
+    case DataType::kUint32:
+      return static_cast<const uint32_t*>(buf)[i];
+    case DataType::kInt64:
+      return static_cast<double>(static_cast<const int64_t*>(buf)[i]);
+    case DataType::kUint64:
+      return static_cast<double>(static_cast<const uint64_t*>(buf)[i]);
+    case DataType::kFloat16:
+      return halfToFloat(static_cast<const uint16_t*>(buf)[i]);
+    case DataType::kBfloat16:
+      return bf16ToFloat(static_cast<const uint16_t*>(buf)[i]);
+    case DataType::kFloat32:
+      return static_cast<const float*>(buf)[i];
+    case DataType::kFloat64:
+      return static_cast<const double*>(buf)[i];
   }
   return 0.0;
 }
@@ -85,10 +115,18 @@ void fillReduced(void* buf, size_t count, DataType type, ReduceOp op, int ranks,
       double v = input(type, op, r, ranks, first + i);
       switch (op) {
         case ReduceOp::kSum:
-        case ReduceOp::kAvg: acc += v; break;
-        case ReduceOp::kProd: acc *= v; break;
-        case ReduceOp::kMin: acc = v < acc ? v : acc; break;
-        case ReduceOp::kMax: acc = v > acc ? v : acc; break;
+        case ReduceOp::kAvg:
+          acc += v;
+          break;
+        case ReduceOp::kProd:
+          acc *= v;
+          break;
+        case ReduceOp::kMin:
+          acc = v < acc ? v : acc;
+          break;
+        case ReduceOp::kMax:
+          acc = v > acc ? v : acc;
+          break;
       }
     }
     store(buf, i, type, acc);

@@ -113,7 +113,8 @@ void Communicator::Impl::abort() {
   aborted_.store(true);
   {
     std::lock_guard<std::mutex> lock(brokenMu_);
-    if (broken_.isOk()) broken_ = abortedError(fmt::format("rank {} aborted the communicator", rank_));
+    if (broken_.isOk())
+      broken_ = abortedError(fmt::format("rank {} aborted the communicator", rank_));
   }
   for (auto& t : transports_) t->wakeup();
   // Tell the peers. If an operation is running it notices the abort within a wake-up and

@@ -37,7 +37,8 @@ Filter parseFilter() {
     size_t pos = exclude ? 1 : 0;
     while (pos <= list.size()) {
       size_t comma = list.find(',', pos);
-      std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      std::string item =
+          list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
       for (auto& c : item) c = static_cast<char>(toupper(c));
       for (size_t i = 0; i < kSubsysNames.size(); ++i) {
         if (item == kSubsysNames[i]) mask |= 1u << i;

@@ -123,10 +123,9 @@ Status OpContext::wait() {
       continue;
     }
     if (now >= deadline) {
-      return timeoutError(fmt::format(
-          "{} timed out after {:.1f} s waiting for rank(s) {} (BRAID_TIMEOUT)", label_,
-          std::chrono::duration<double>(env_.timeout).count(),
-          describePending()));
+      return timeoutError(
+          fmt::format("{} timed out after {:.1f} s waiting for rank(s) {} (BRAID_TIMEOUT)", label_,
+                      std::chrono::duration<double>(env_.timeout).count(), describePending()));
     }
     if (spinForever || now - lastProgress < spinFor) {
       // Spin, but let another rank on this core run: tests put many ranks on few cores.
@@ -141,9 +140,9 @@ Status OpContext::wait() {
       Transport* t = env_.transportOf[r.peer];
       if (std::find(waiting.begin(), waiting.end(), t) == waiting.end()) waiting.push_back(t);
     }
-    Clock::time_point until =
-        waiting.size() == 1 ? std::min(deadline, now + std::chrono::milliseconds(100))
-                            : std::min(deadline, now + std::chrono::microseconds(200));
+    Clock::time_point until = waiting.size() == 1
+                                  ? std::min(deadline, now + std::chrono::milliseconds(100))
+                                  : std::min(deadline, now + std::chrono::microseconds(200));
     for (Transport* t : waiting) {
       Status s = t->block(until);
       if (!s.isOk()) return annotate(s);

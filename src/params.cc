@@ -22,10 +22,14 @@ bool parseValue(const std::string& text, int64_t* out) {
   // Binary suffixes: 256K, 4M, 1G.
   int64_t mult = 1;
   std::string rest(end);
-  if (rest == "K" || rest == "k") mult = 1 << 10;
-  else if (rest == "M" || rest == "m") mult = 1 << 20;
-  else if (rest == "G" || rest == "g") mult = int64_t{1} << 30;
-  else if (!rest.empty()) return false;
+  if (rest == "K" || rest == "k")
+    mult = 1 << 10;
+  else if (rest == "M" || rest == "m")
+    mult = 1 << 20;
+  else if (rest == "G" || rest == "g")
+    mult = int64_t{1} << 30;
+  else if (!rest.empty())
+    return false;
   *out = static_cast<int64_t>(v) * mult;
   return true;
 }
@@ -53,10 +57,22 @@ std::string show(const std::string& v) { return v; }
 
 template <typename T>
 const char* typeName();
-template <> const char* typeName<bool>() { return "bool"; }
-template <> const char* typeName<int64_t>() { return "int"; }
-template <> const char* typeName<double>() { return "float"; }
-template <> const char* typeName<std::string>() { return "string"; }
+template <>
+const char* typeName<bool>() {
+  return "bool";
+}
+template <>
+const char* typeName<int64_t>() {
+  return "int";
+}
+template <>
+const char* typeName<double>() {
+  return "float";
+}
+template <>
+const char* typeName<std::string>() {
+  return "string";
+}
 
 struct State {
   std::mutex mu;
@@ -72,15 +88,15 @@ State& state() {
 void load(State& s) {
   s.params = Params();
   s.status = Status();
-#define BRAID_PARAM(field, name, type, def, doc)                                         \
-  if (const char* env = std::getenv(name); env != nullptr) {                               \
-    type v{};                                                                              \
-    if (parseValue(env, &v)) {                                                             \
-      s.params.field = v;                                                                  \
-    } else if (s.status.isOk()) {                                                          \
-      s.status = invalidArgument(std::string(name) + "='" + env + "' is not a valid " +    \
-                                 typeName<type>());                                        \
-    }                                                                                      \
+#define BRAID_PARAM(field, name, type, def, doc)                                        \
+  if (const char* env = std::getenv(name); env != nullptr) {                            \
+    type v{};                                                                           \
+    if (parseValue(env, &v)) {                                                          \
+      s.params.field = v;                                                               \
+    } else if (s.status.isOk()) {                                                       \
+      s.status = invalidArgument(std::string(name) + "='" + env + "' is not a valid " + \
+                                 typeName<type>());                                     \
+    }                                                                                   \
   }
 #include "params.def"
 #undef BRAID_PARAM
@@ -112,16 +128,16 @@ void reloadParams() {
 std::vector<ParamInfo> describeParams() {
   const Params& p = params();
   std::vector<ParamInfo> out;
-#define BRAID_PARAM(FIELD, NAME, TYPE, DEF, DOC)                                             \
-  {                                                                                          \
-    ParamInfo info;                                                                          \
-    info.name = NAME;                                                                        \
-    info.type = typeName<TYPE>();                                                            \
-    info.defaultValue = show(TYPE(DEF));                                                     \
-    info.value = show(p.FIELD);                                                              \
-    info.fromEnvironment = std::getenv(NAME) != nullptr;                                     \
-    info.doc = DOC;                                                                          \
-    out.push_back(std::move(info));                                                          \
+#define BRAID_PARAM(FIELD, NAME, TYPE, DEF, DOC)         \
+  {                                                      \
+    ParamInfo info;                                      \
+    info.name = NAME;                                    \
+    info.type = typeName<TYPE>();                        \
+    info.defaultValue = show(TYPE(DEF));                 \
+    info.value = show(p.FIELD);                          \
+    info.fromEnvironment = std::getenv(NAME) != nullptr; \
+    info.doc = DOC;                                      \
+    out.push_back(std::move(info));                      \
   }
 #include "params.def"
 #undef BRAID_PARAM

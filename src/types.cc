@@ -12,12 +12,18 @@ struct TypeInfo {
   bool floating;
 };
 constexpr std::array<TypeInfo, kNumDataTypes> kTypes = {{
-    {"int8", 1, false},   {"uint8", 1, false},  {"int32", 4, false}, {"uint32", 4, false},
-    {"int64", 8, false},  {"uint64", 8, false}, {"fp16", 2, true},   {"bf16", 2, true},
-    {"fp32", 4, true},    {"fp64", 8, true},
+    {"int8", 1, false},
+    {"uint8", 1, false},
+    {"int32", 4, false},
+    {"uint32", 4, false},
+    {"int64", 8, false},
+    {"uint64", 8, false},
+    {"fp16", 2, true},
+    {"bf16", 2, true},
+    {"fp32", 4, true},
+    {"fp64", 8, true},
 }};
-constexpr std::array<std::string_view, kNumReduceOps> kOps = {"sum", "prod", "min", "max",
-                                                              "avg"};
+constexpr std::array<std::string_view, kNumReduceOps> kOps = {"sum", "prod", "min", "max", "avg"};
 
 }  // namespace
 
@@ -63,15 +69,24 @@ std::optional<ReduceOp> parseReduceOp(std::string_view name) {
 
 std::string_view toString(CollectiveKind kind) {
   switch (kind) {
-    case CollectiveKind::kAllReduce: return "allReduce";
-    case CollectiveKind::kReduceScatter: return "reduceScatter";
-    case CollectiveKind::kAllGather: return "allGather";
-    case CollectiveKind::kBroadcast: return "broadcast";
-    case CollectiveKind::kReduce: return "reduce";
-    case CollectiveKind::kAllToAll: return "allToAll";
-    case CollectiveKind::kBarrier: return "barrier";
-    case CollectiveKind::kSend: return "send";
-    case CollectiveKind::kRecv: return "recv";
+    case CollectiveKind::kAllReduce:
+      return "allReduce";
+    case CollectiveKind::kReduceScatter:
+      return "reduceScatter";
+    case CollectiveKind::kAllGather:
+      return "allGather";
+    case CollectiveKind::kBroadcast:
+      return "broadcast";
+    case CollectiveKind::kReduce:
+      return "reduce";
+    case CollectiveKind::kAllToAll:
+      return "allToAll";
+    case CollectiveKind::kBarrier:
+      return "barrier";
+    case CollectiveKind::kSend:
+      return "send";
+    case CollectiveKind::kRecv:
+      return "recv";
   }
   return "unknown";
 }

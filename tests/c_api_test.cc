@@ -1,13 +1,13 @@
 // The C API: NCCL-style init from a unique id, collectives, split, errors as result codes with
 // a readable last-error message, abort and destroy.
-#include "braid/braid.h"
-
 #include <gtest/gtest.h>
 
 #include <future>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "braid/braid.h"
 
 namespace {
 
@@ -19,7 +19,8 @@ TEST(CApi, UniqueIdInitCollectivesSplitAndErrors) {
   for (int rank = 0; rank < kRanks; ++rank) {
     threads.emplace_back([&, rank] {
       braidComm_t comm = nullptr;
-      ASSERT_EQ(braidCommInitRank(&comm, kRanks, id, rank), braidSuccess) << braidGetLastError(nullptr);
+      ASSERT_EQ(braidCommInitRank(&comm, kRanks, id, rank), braidSuccess)
+          << braidGetLastError(nullptr);
       int n = 0, r = -1;
       ASSERT_EQ(braidCommCount(comm, &n), braidSuccess);
       ASSERT_EQ(braidCommUserRank(comm, &r), braidSuccess);
@@ -27,8 +28,9 @@ TEST(CApi, UniqueIdInitCollectivesSplitAndErrors) {
       EXPECT_EQ(r, rank);
 
       std::vector<float> buf(1001, static_cast<float>(rank + 1));
-      ASSERT_EQ(braidAllReduce(buf.data(), buf.data(), buf.size(), braidFloat, braidSum, comm, nullptr),
-                braidSuccess);
+      ASSERT_EQ(
+          braidAllReduce(buf.data(), buf.data(), buf.size(), braidFloat, braidSum, comm, nullptr),
+          braidSuccess);
       for (float v : buf) ASSERT_EQ(v, 6.0f);
 
       int64_t x = rank == 2 ? 99 : 0;
@@ -36,8 +38,8 @@ TEST(CApi, UniqueIdInitCollectivesSplitAndErrors) {
       EXPECT_EQ(x, 99);
 
       // Bad arguments come back as codes, with the argument named in the message.
-      EXPECT_EQ(braidAllReduce(buf.data(), buf.data(), 4, static_cast<braidDataType_t>(77), braidSum,
-                               comm, nullptr),
+      EXPECT_EQ(braidAllReduce(buf.data(), buf.data(), 4, static_cast<braidDataType_t>(77),
+                               braidSum, comm, nullptr),
                 braidInvalidArgument);
       EXPECT_NE(std::string(braidGetLastError(comm)).find("dtype"), std::string::npos);
       int fakeStream = 0;
@@ -55,7 +57,8 @@ TEST(CApi, UniqueIdInitCollectivesSplitAndErrors) {
         ASSERT_EQ(braidCommCount(sub, &subSize), braidSuccess);
         EXPECT_EQ(subSize, 2);
         int32_t one = 1, total = 0;
-        ASSERT_EQ(braidAllReduce(&one, &total, 1, braidInt32, braidSum, sub, nullptr), braidSuccess);
+        ASSERT_EQ(braidAllReduce(&one, &total, 1, braidInt32, braidSum, sub, nullptr),
+                  braidSuccess);
         EXPECT_EQ(total, 2);
         EXPECT_EQ(braidCommDestroy(sub), braidSuccess);
       }

@@ -52,7 +52,8 @@ class SharedExpected {
  private:
   std::mutex mu_;
   std::vector<std::pair<std::tuple<size_t, DataType, ReduceOp, int>,
-                        std::shared_ptr<const std::vector<uint8_t>>>> recent_;
+                        std::shared_ptr<const std::vector<uint8_t>>>>
+      recent_;
 };
 
 std::string label(const char* what, DataType t, ReduceOp o, size_t count, bool inPlace, int rank) {
@@ -82,7 +83,8 @@ TEST_P(Collectives, AllReduceEveryTypeOpCountAndPlacement) {
             uint8_t* out = inPlace ? send.data() : recv.data();
             if (!inPlace) std::memset(recv.data(), 0xA5, recv.size());
             Status s = comm.allReduce(send.data(), out, count, t, o);
-            ASSERT_TRUE(s.isOk()) << label("allReduce", t, o, count, inPlace, r) << ": " << s.toString();
+            ASSERT_TRUE(s.isOk()) << label("allReduce", t, o, count, inPlace, r) << ": "
+                                  << s.toString();
             ASSERT_EQ(exact::countMismatches(out, expected->data(), count, t), 0u)
                 << label("allReduce", t, o, count, inPlace, r);
           }
@@ -107,7 +109,8 @@ TEST_P(Collectives, ReduceScatterAndReduce) {
             exact::fillReduced(expected.data(), rc, t, o, n, rc * r);
             uint8_t* out = inPlace ? send.data() + rc * r * es : recv.data();
             Status s = comm.reduceScatter(send.data(), out, rc, t, o);
-            ASSERT_TRUE(s.isOk()) << label("reduceScatter", t, o, rc, inPlace, r) << ": " << s.toString();
+            ASSERT_TRUE(s.isOk()) << label("reduceScatter", t, o, rc, inPlace, r) << ": "
+                                  << s.toString();
             ASSERT_EQ(exact::countMismatches(out, expected.data(), rc, t), 0u)
                 << label("reduceScatter", t, o, rc, inPlace, r);
 
@@ -121,7 +124,8 @@ TEST_P(Collectives, ReduceScatterAndReduce) {
             }
             uint8_t* dst = inPlace ? in.data() : res.data();
             s = comm.reduce(in.data(), dst, count, t, o, root);
-            ASSERT_TRUE(s.isOk()) << label("reduce", t, o, count, inPlace, r) << ": " << s.toString();
+            ASSERT_TRUE(s.isOk()) << label("reduce", t, o, count, inPlace, r) << ": "
+                                  << s.toString();
             if (r == root) {
               ASSERT_EQ(exact::countMismatches(dst, want.data(), count, t), 0u)
                   << label("reduce", t, o, count, inPlace, r) << " root=" << root;
@@ -153,7 +157,8 @@ TEST_P(Collectives, AllGatherBroadcastAllToAll) {
             src = all.data() + per * r * es;
           }
           Status s = comm.allGather(src, all.data(), per, t);
-          ASSERT_TRUE(s.isOk()) << "allGather " << toString(t) << " " << per << ": " << s.toString();
+          ASSERT_TRUE(s.isOk()) << "allGather " << toString(t) << " " << per << ": "
+                                << s.toString();
           ASSERT_EQ(exact::countMismatches(all.data(), want.data(), per * n, t), 0u)
               << "allGather " << toString(t) << " count " << per << " rank " << r;
 

@@ -25,16 +25,24 @@ TEST_P(Errors, BadArgumentsAreInvalidArgumentNamingTheArgument) {
       EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.toString();
       EXPECT_NE(s.message().find(mentions), std::string::npos) << s.toString();
     };
-    expectInvalid(comm.allReduce(nullptr, b.data(), 4, DataType::kFloat32, ReduceOp::kSum), "send buffer is null");
-    expectInvalid(comm.allReduce(a.data(), nullptr, 4, DataType::kFloat32, ReduceOp::kSum), "recv buffer is null");
-    expectInvalid(comm.allReduce(a.data(), b.data(), 4, static_cast<DataType>(42), ReduceOp::kSum), "unknown dtype");
-    expectInvalid(comm.allReduce(a.data(), b.data(), 4, DataType::kFloat32, static_cast<ReduceOp>(9)), "unknown op");
-    expectInvalid(comm.broadcast(a.data(), b.data(), 4, DataType::kFloat32, 2), "root 2 is out of range");
-    expectInvalid(comm.reduce(a.data(), b.data(), 4, DataType::kFloat32, ReduceOp::kMax, -1), "root -1");
+    expectInvalid(comm.allReduce(nullptr, b.data(), 4, DataType::kFloat32, ReduceOp::kSum),
+                  "send buffer is null");
+    expectInvalid(comm.allReduce(a.data(), nullptr, 4, DataType::kFloat32, ReduceOp::kSum),
+                  "recv buffer is null");
+    expectInvalid(comm.allReduce(a.data(), b.data(), 4, static_cast<DataType>(42), ReduceOp::kSum),
+                  "unknown dtype");
+    expectInvalid(
+        comm.allReduce(a.data(), b.data(), 4, DataType::kFloat32, static_cast<ReduceOp>(9)),
+        "unknown op");
+    expectInvalid(comm.broadcast(a.data(), b.data(), 4, DataType::kFloat32, 2),
+                  "root 2 is out of range");
+    expectInvalid(comm.reduce(a.data(), b.data(), 4, DataType::kFloat32, ReduceOp::kMax, -1),
+                  "root -1");
     expectInvalid(comm.send(a.data(), 4, DataType::kFloat32, 5), "peer 5 is out of range");
     expectInvalid(comm.recv(a.data(), 4, DataType::kFloat32, comm.rank()), "is this rank");
     expectInvalid(comm.allReduce(a.data(), b.data(), std::numeric_limits<size_t>::max() / 2,
-                                 DataType::kFloat32, ReduceOp::kSum), "overflows");
+                                 DataType::kFloat32, ReduceOp::kSum),
+                  "overflows");
     expectInvalid(comm.allGather(a.data(), a.data() + 1, 4, DataType::kFloat32), "overlap");
     // Null buffers are fine with count 0, and the communicator is still healthy after all that.
     EXPECT_TRUE(comm.allReduce(nullptr, nullptr, 0, DataType::kFloat32, ReduceOp::kSum).isOk());
@@ -58,8 +66,9 @@ Outcome runMismatch(const std::string& transport, int n,
   Outcome out;
   out.status.resize(n);
   auto t0 = std::chrono::steady_clock::now();
-  runRanks(n, transport, [&](Communicator& comm) { out.status[comm.rank()] = call(comm); },
-           milliseconds(20000));
+  runRanks(
+      n, transport, [&](Communicator& comm) { out.status[comm.rank()] = call(comm); },
+      milliseconds(20000));
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
@@ -122,48 +131,58 @@ TEST_P(Errors, MismatchedRootDoesNotHang) {
 
 TEST_P(Errors, TimeoutNamesTheSilentRankAndLaterCallsFail) {
   std::atomic<bool> done{false};
-  runRanks(3, GetParam(), [&](Communicator& comm) {
-    std::vector<float> buf(100, 1);
-    if (comm.rank() == 1) {
-      // Rank 1 never joins; it waits for the others to give up.
-      while (!done.load()) std::this_thread::sleep_for(milliseconds(5));
-      return;
-    }
-    Status s = comm.allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, ReduceOp::kSum);
-    if (s.code() == StatusCode::kTimeout) {
-      EXPECT_NE(s.message().find("rank(s) 1"), std::string::npos) << s.toString();
-    } else {
-      // The other survivor may hear about the timeout from its peer first.
-      EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.toString();
-    }
-    Status later = comm.barrier();
-    EXPECT_FALSE(later.isOk());
-    EXPECT_NE(later.message().find("earlier error"), std::string::npos) << later.toString();
-    if (comm.rank() == 0) done.store(true);
-  }, milliseconds(1500));
+  runRanks(
+      3, GetParam(),
+      [&](Communicator& comm) {
+        std::vector<float> buf(100, 1);
+        if (comm.rank() == 1) {
+          // Rank 1 never joins; it waits for the others to give up.
+          while (!done.load()) std::this_thread::sleep_for(milliseconds(5));
+          return;
+        }
+        Status s =
+            comm.allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, ReduceOp::kSum);
+        if (s.code() == StatusCode::kTimeout) {
+          EXPECT_NE(s.message().find("rank(s) 1"), std::string::npos) << s.toString();
+        } else {
+          // The other survivor may hear about the timeout from its peer first.
+          EXPECT_EQ(s.code(), StatusCode::kRemoteError) << s.toString();
+        }
+        Status later = comm.barrier();
+        EXPECT_FALSE(later.isOk());
+        EXPECT_NE(later.message().find("earlier error"), std::string::npos) << later.toString();
+        if (comm.rank() == 0) done.store(true);
+      },
+      milliseconds(1500));
 }
 
 TEST_P(Errors, AbortReturnsAndFailsPendingCalls) {
-  runRanks(2, GetParam(), [&](Communicator& comm) {
-    std::vector<float> buf(1000, 1);
-    if (comm.rank() == 0) {
-      // Rank 1 never arrives; abort from another thread ends the wait.
-      Work w = comm.allReduceAsync(buf.data(), buf.data(), buf.size(), DataType::kFloat32, ReduceOp::kSum);
-      std::this_thread::sleep_for(milliseconds(200));
-      auto t0 = std::chrono::steady_clock::now();
-      comm.abort();
-      Status s = w.wait();
-      EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
-      EXPECT_EQ(s.code(), StatusCode::kAborted) << s.toString();
-      EXPECT_EQ(comm.barrier().code(), StatusCode::kAborted);
-    } else {
-      std::this_thread::sleep_for(milliseconds(400));
-      // The peer's abort reaches this rank as an error, not a hang.
-      Status s = comm.allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, ReduceOp::kSum);
-      EXPECT_FALSE(s.isOk());
-      EXPECT_NE(s.message().find("aborted"), std::string::npos) << s.toString();
-    }
-  }, milliseconds(10000));
+  runRanks(
+      2, GetParam(),
+      [&](Communicator& comm) {
+        std::vector<float> buf(1000, 1);
+        if (comm.rank() == 0) {
+          // Rank 1 never arrives; abort from another thread ends the wait.
+          Work w = comm.allReduceAsync(buf.data(), buf.data(), buf.size(), DataType::kFloat32,
+                                       ReduceOp::kSum);
+          std::this_thread::sleep_for(milliseconds(200));
+          auto t0 = std::chrono::steady_clock::now();
+          comm.abort();
+          Status s = w.wait();
+          EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                    2.0);
+          EXPECT_EQ(s.code(), StatusCode::kAborted) << s.toString();
+          EXPECT_EQ(comm.barrier().code(), StatusCode::kAborted);
+        } else {
+          std::this_thread::sleep_for(milliseconds(400));
+          // The peer's abort reaches this rank as an error, not a hang.
+          Status s = comm.allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32,
+                                    ReduceOp::kSum);
+          EXPECT_FALSE(s.isOk());
+          EXPECT_NE(s.message().find("aborted"), std::string::npos) << s.toString();
+        }
+      },
+      milliseconds(10000));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Errors, ::testing::Values("shm", "tcp"));

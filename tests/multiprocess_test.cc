@@ -62,8 +62,8 @@ class BraidRun : public ::testing::TestWithParam<std::tuple<std::string, int>> {
 
 TEST_P(BraidRun, EveryRankRunsTheCollectives) {
   auto [transport, n] = GetParam();
-  Ran r = runShell(printfString("BRAID_TRANSPORT=%s BRAID_TIMEOUT=60 %s -n %d %s check", transport.c_str(),
-                       kRun.c_str(), n, kWorker.c_str()));
+  Ran r = runShell(printfString("BRAID_TRANSPORT=%s BRAID_TIMEOUT=60 %s -n %d %s check",
+                                transport.c_str(), kRun.c_str(), n, kWorker.c_str()));
   ASSERT_EQ(r.exitCode, 0) << r.output;
   for (int rank = 0; rank < n; ++rank) {
     std::string line = "[" + std::to_string(rank) + "] rank " + std::to_string(rank) + " ok";
@@ -81,8 +81,9 @@ INSTANTIATE_TEST_SUITE_P(Ranks, BraidRun,
 class KillARank : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KillARank, SurvivorsNameTheDeadRankAndNothingIsLeft) {
-  Ran r = runShell(printfString("BRAID_TRANSPORT=%s BRAID_TIMEOUT=60 %s -n 4 --grace 20 %s kill 2 3",
-                       GetParam().c_str(), kRun.c_str(), kWorker.c_str()));
+  Ran r =
+      runShell(printfString("BRAID_TRANSPORT=%s BRAID_TIMEOUT=60 %s -n 4 --grace 20 %s kill 2 3",
+                            GetParam().c_str(), kRun.c_str(), kWorker.c_str()));
   EXPECT_NE(r.exitCode, 0) << r.output;
   EXPECT_NE(r.output.find("rank 2"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("signal 9"), std::string::npos) << r.output;
@@ -110,7 +111,8 @@ void runWithEnvironment(int n, const std::function<std::vector<std::string>(int)
     for (char** e = environ; *e != nullptr; ++e) {
       std::string kv = *e;
       if (kv.rfind("BRAID_", 0) == 0 || kv.rfind("RANK=", 0) == 0 || kv.rfind("MASTER_", 0) == 0 ||
-          kv.rfind("OMPI_", 0) == 0 || kv.rfind("SLURM_", 0) == 0 || kv.rfind("WORLD_SIZE=", 0) == 0) {
+          kv.rfind("OMPI_", 0) == 0 || kv.rfind("SLURM_", 0) == 0 ||
+          kv.rfind("WORLD_SIZE=", 0) == 0) {
         continue;
       }
       env.push_back(kv);
@@ -139,8 +141,8 @@ TEST(Bootstrap, TorchrunEnvironment) {
   uint16_t port = net::localPort(l->get()).value();
   l->reset();
   runWithEnvironment(3, [&](int rank) {
-    return std::vector<std::string>{"RANK=" + std::to_string(rank), "WORLD_SIZE=3",
-                                    "LOCAL_RANK=" + std::to_string(rank), "MASTER_ADDR=127.0.0.1",
+    return std::vector<std::string>{"RANK=" + std::to_string(rank),        "WORLD_SIZE=3",
+                                    "LOCAL_RANK=" + std::to_string(rank),  "MASTER_ADDR=127.0.0.1",
                                     "MASTER_PORT=" + std::to_string(port), "BRAID_TIMEOUT=30"};
   });
 }
@@ -158,15 +160,20 @@ TEST(Bootstrap, OpenMpiEnvironment) {
 TEST(Bootstrap, SlurmEnvironment) {
   std::string job = std::to_string(getpid());
   runWithEnvironment(2, [&](int rank) {
-    return std::vector<std::string>{"SLURM_PROCID=" + std::to_string(rank), "SLURM_NTASKS=2",
-                                    "SLURM_LOCALID=" + std::to_string(rank), "SLURM_JOB_ID=" + job,
-                                    "SLURM_STEP_ID=0", "BRAID_TIMEOUT=30"};
+    return std::vector<std::string>{"SLURM_PROCID=" + std::to_string(rank),
+                                    "SLURM_NTASKS=2",
+                                    "SLURM_LOCALID=" + std::to_string(rank),
+                                    "SLURM_JOB_ID=" + job,
+                                    "SLURM_STEP_ID=0",
+                                    "BRAID_TIMEOUT=30"};
   });
 }
 
 TEST(Bootstrap, NoLauncherIsAClearError) {
-  Ran r = runShell("env -u RANK -u WORLD_SIZE -u BRAID_STORE_ADDR -u OMPI_COMM_WORLD_RANK "
-                   "-u SLURM_PROCID " + kWorker + " check");
+  Ran r = runShell(
+      "env -u RANK -u WORLD_SIZE -u BRAID_STORE_ADDR -u OMPI_COMM_WORLD_RANK "
+      "-u SLURM_PROCID " +
+      kWorker + " check");
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_NE(r.output.find("no launcher environment found"), std::string::npos) << r.output;
 }

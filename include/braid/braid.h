@@ -31,16 +31,21 @@ typedef enum {
 } braidResult_t;
 
 typedef enum {
-  braidInt8 = 0, braidChar = 0,
+  braidInt8 = 0,
+  braidChar = 0,
   braidUint8 = 1,
-  braidInt32 = 2, braidInt = 2,
+  braidInt32 = 2,
+  braidInt = 2,
   braidUint32 = 3,
   braidInt64 = 4,
   braidUint64 = 5,
-  braidFloat16 = 6, braidHalf = 6,
+  braidFloat16 = 6,
+  braidHalf = 6,
   braidBfloat16 = 7,
-  braidFloat32 = 8, braidFloat = 8,
-  braidFloat64 = 9, braidDouble = 9,
+  braidFloat32 = 8,
+  braidFloat = 8,
+  braidFloat64 = 9,
+  braidDouble = 9,
   braidNumTypes = 10,
 } braidDataType_t;
 

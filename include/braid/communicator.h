@@ -54,15 +54,13 @@ class Communicator {
   // recv[i] = op over ranks of send[i], for i < count.
   Status allReduce(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op);
   // send holds size()*recvCount elements; rank r receives the reduction of block r.
-  Status reduceScatter(const void* send, void* recv, size_t recvCount, DataType dtype,
-                       ReduceOp op);
+  Status reduceScatter(const void* send, void* recv, size_t recvCount, DataType dtype, ReduceOp op);
   // recv holds size()*sendCount elements: block r is rank r's send.
   Status allGather(const void* send, void* recv, size_t sendCount, DataType dtype);
   // recv on every rank = send on root (send is read on root only).
   Status broadcast(const void* send, void* recv, size_t count, DataType dtype, int root);
   // recv on root = op over ranks of send (recv is written on root only).
-  Status reduce(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op,
-                int root);
+  Status reduce(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op, int root);
   // send and recv hold size()*countPerPeer elements; block j of send goes to rank j, block i of
   // recv comes from rank i.
   Status allToAll(const void* send, void* recv, size_t countPerPeer, DataType dtype);

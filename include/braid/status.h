@@ -53,7 +53,7 @@ Status internalError(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
   bool isOk() const { return std::holds_alternative<T>(v_); }
@@ -76,8 +76,8 @@ class [[nodiscard]] Result {
 }  // namespace braid
 
 // Return early with the Status of an expression that failed.
-#define BRAID_RETURN_IF_ERROR(expr)           \
-  do {                                        \
-    ::braid::Status braid_status_ = (expr);   \
+#define BRAID_RETURN_IF_ERROR(expr)                  \
+  do {                                               \
+    ::braid::Status braid_status_ = (expr);          \
     if (!braid_status_.isOk()) return braid_status_; \
   } while (0)

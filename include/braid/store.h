@@ -57,7 +57,7 @@ class TcpStoreServer {
 
 // Listens on bindHost:port (port 0 = any free port). token must be presented by clients.
 Result<std::unique_ptr<TcpStoreServer>> startTcpStoreServer(const std::string& bindHost,
-                                                             uint16_t port, uint64_t token);
+                                                            uint16_t port, uint64_t token);
 
 // Connects to a TCP store server, retrying until timeout (the server may start later).
 Result<std::shared_ptr<Store>> connectTcpStore(const std::string& host, uint16_t port,

@@ -55,7 +55,8 @@ int check(Communicator& comm) {
   if (members != (n + 1 - r % 2) / 2) return fail(r, internalError("split size is wrong"));
   s = comm.barrier();
   if (!s.isOk()) return fail(r, s);
-  std::printf("rank %d ok transport=%s\n", r, n > 1 ? comm.transportTo((r + 1) % n).c_str() : "self");
+  std::printf("rank %d ok transport=%s\n", r,
+              n > 1 ? comm.transportTo((r + 1) % n).c_str() : "self");
   return 0;
 }
 
@@ -65,7 +66,8 @@ int killTest(Communicator& comm, int victim, int atIteration) {
   std::vector<float> buf(1 << 20, 1.0f);
   for (int it = 0; it < 1000000; ++it) {
     if (r == victim && it == atIteration) raise(SIGKILL);
-    Status s = comm.allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, ReduceOp::kMax);
+    Status s =
+        comm.allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, ReduceOp::kMax);
     if (!s.isOk()) return fail(r, s);
   }
   return 0;

@@ -59,7 +59,8 @@ struct alignas(64) SlotHeader {
 static_assert(sizeof(SlotHeader) == 64);
 
 long futexWait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeoutNs) {
-  timespec ts{static_cast<time_t>(timeoutNs / 1000000000), static_cast<long>(timeoutNs % 1000000000)};
+  timespec ts{static_cast<time_t>(timeoutNs / 1000000000),
+              static_cast<long>(timeoutNs % 1000000000)};
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr,
                  0);
 }
@@ -108,9 +109,7 @@ class ShmConnection final : public Connection {
   ShmConnection(ShmTransport* transport, int peer, size_t peerPos)
       : transport_(transport), peer_(peer), peerPos_(peerPos) {}
   int peer() const override { return peer_; }
-  void post(Request* request) override {
-    (request->isSend() ? sends_ : recvs_).push_back(request);
-  }
+  void post(Request* request) override { (request->isSend() ? sends_ : recvs_).push_back(request); }
   bool busy() const override { return !sends_.empty() || !recvs_.empty(); }
 
   ShmTransport* transport_;
@@ -118,7 +117,7 @@ class ShmConnection final : public Connection {
   size_t peerPos_;
   pid_t pid_ = 0;
   int pidfd_ = -1;
-  Segment segment_;     // the peer's segment (its outgoing channels, its RankBlock)
+  Segment segment_;        // the peer's segment (its outgoing channels, its RankBlock)
   uint64_t recvTail_ = 0;  // local copy of the tail of the peer → me channel
   std::deque<Request*> sends_;
   std::deque<Request*> recvs_;
@@ -139,13 +138,16 @@ class ShmTransport final : public Transport {
   const char* name() const override { return "shm"; }
   Connection* connection(int peer) override {
     return peer >= 0 && peer < static_cast<int>(connections_.size()) ? connections_[peer].get()
-                                                                      : nullptr;
+                                                                     : nullptr;
   }
 
   Status setup(const TransportSetup& s);
   Status progress(bool* progressed) override;
   Status block(Clock::time_point until) override;
-  void wakeup() override { ring(own_.block()); futexWake(&own_.block()->doorbell); }
+  void wakeup() override {
+    ring(own_.block());
+    futexWake(&own_.block()->doorbell);
+  }
   void notifyError(const std::string& reason) override;
 
  private:
@@ -175,7 +177,8 @@ Status ShmTransport::setup(const TransportSetup& s) {
   std::sort(group.begin(), group.end());
   layout_.groupSize = group.size();
   layout_.slots = static_cast<size_t>(std::max<int64_t>(2, params().shmSlots));
-  layout_.slotBytes = static_cast<size_t>((std::max<int64_t>(4096, params().shmSlotBytes) + 63) / 64 * 64);
+  layout_.slotBytes =
+      static_cast<size_t>((std::max<int64_t>(4096, params().shmSlotBytes) + 63) / 64 * 64);
   myPos_ = std::find(group.begin(), group.end(), s.rank) - group.begin();
 
   // Create and pre-fault this rank's segment.
@@ -187,8 +190,8 @@ Status ShmTransport::setup(const TransportSetup& s) {
   if (fd < 0) return systemError("shm_open(" + own_.name + ")");
   if (ftruncate(fd, static_cast<off_t>(own_.bytes)) != 0) {
     close(fd);
-    return systemError(fmt::format("ftruncate({}, {} bytes) (is /dev/shm large enough?)",
-                                   own_.name, own_.bytes));
+    return systemError(
+        fmt::format("ftruncate({}, {} bytes) (is /dev/shm large enough?)", own_.name, own_.bytes));
   }
   void* p = mmap(nullptr, own_.bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   close(fd);
@@ -200,26 +203,29 @@ Status ShmTransport::setup(const TransportSetup& s) {
 
   std::string groupText;
   for (int r : group) groupText += std::to_string(r) + ",";
-  BRAID_RETURN_IF_ERROR(s.store->setString(fmt::format("shm/info/{}", s.rank),
-                                           fmt::format("{} {} {}", getpid(), own_.bytes, groupText)));
+  BRAID_RETURN_IF_ERROR(
+      s.store->setString(fmt::format("shm/info/{}", s.rank),
+                         fmt::format("{} {} {}", getpid(), own_.bytes, groupText)));
 
   // Map every peer's segment.
   connections_.resize(s.size);
   for (size_t pos = 0; pos < group.size(); ++pos) {
     int peer = group[pos];
     if (peer == s.rank) continue;
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(s.deadline - Clock::now());
-    auto info = s.store->getString(fmt::format("shm/info/{}", peer), std::max(remaining, std::chrono::milliseconds(1)));
+    auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(s.deadline - Clock::now());
+    auto info = s.store->getString(fmt::format("shm/info/{}", peer),
+                                   std::max(remaining, std::chrono::milliseconds(1)));
     if (!info.isOk()) return info.status();
     long long pid = 0;
     unsigned long long bytes = 0;
     char peerGroup[4096] = {};
     if (sscanf(info->c_str(), "%lld %llu %4095s", &pid, &bytes, peerGroup) != 3 ||
         bytes != own_.bytes || peerGroup != groupText) {
-      return internalError(fmt::format(
-          "rank {} and rank {} disagree about their shared-memory group or parameters "
-          "('{}' vs '{} {} {}'); BRAID_SHM_* must be equal on every rank",
-          peer, s.rank, *info, getpid(), own_.bytes, groupText));
+      return internalError(
+          fmt::format("rank {} and rank {} disagree about their shared-memory group or parameters "
+                      "('{}' vs '{} {} {}'); BRAID_SHM_* must be equal on every rank",
+                      peer, s.rank, *info, getpid(), own_.bytes, groupText));
     }
     auto c = std::make_unique<ShmConnection>(this, peer, pos);
     c->pid_ = static_cast<pid_t>(pid);
@@ -232,7 +238,8 @@ Status ShmTransport::setup(const TransportSetup& s) {
     c->segment_.name = segmentName(s.commId, peer);
     c->segment_.bytes = bytes;
     int pfd = shm_open(c->segment_.name.c_str(), O_RDWR, 0600);
-    if (pfd < 0) return systemError("shm_open(" + c->segment_.name + ") of rank " + std::to_string(peer));
+    if (pfd < 0)
+      return systemError("shm_open(" + c->segment_.name + ") of rank " + std::to_string(peer));
     void* q = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, pfd, 0);
     close(pfd);
     if (q == MAP_FAILED) return systemError("mmap(" + c->segment_.name + ")");
@@ -307,8 +314,8 @@ Status ShmTransport::progressRecvs(ShmConnection& c, bool* progressed) {
       return remoteError(fmt::format(
           "rank {} sent a message ({} bytes{}) that does not match this rank's operation "
           "({} bytes): the ranks disagree about the operation",
-          c.peer_, slot->messageBytes, slot->kind != static_cast<uint8_t>(r->kind) ? ", other kind" : "",
-          r->bytes));
+          c.peer_, slot->messageBytes,
+          slot->kind != static_cast<uint8_t>(r->kind) ? ", other kind" : "", r->bytes));
     }
     size_t length = slot->length;
     const uint8_t* data = reinterpret_cast<const uint8_t*>(slot + 1);
@@ -342,7 +349,8 @@ Status ShmTransport::checkPeerErrors() const {
     const RankBlock* b = c->segment_.block();
     if (b->errorSet.load(std::memory_order_acquire) != 0) {
       size_t n = std::min<size_t>(b->errorLength, kErrorTextBytes);
-      return remoteError(fmt::format("rank {} reported: {}", c->peer_, std::string(b->errorText, n)));
+      return remoteError(
+          fmt::format("rank {} reported: {}", c->peer_, std::string(b->errorText, n)));
     }
   }
   return Status();
@@ -361,14 +369,16 @@ bool ShmTransport::actionable() const {
   for (const ShmConnection* c : active_) {
     if (c->segment_.block()->errorSet.load(std::memory_order_acquire) != 0) return true;
     if (!c->recvs_.empty() &&
-        c->segment_.control(layout_, myPos_)->head.load(std::memory_order_acquire) != c->recvTail_) {
+        c->segment_.control(layout_, myPos_)->head.load(std::memory_order_acquire) !=
+            c->recvTail_) {
       return true;
     }
     if (!c->sends_.empty()) {
       const ChannelControl* ctl = own_.control(layout_, c->peerPos_);
       const Request* r = c->sends_.front();
-      bool space = ctl->head.load(std::memory_order_relaxed) -
-                       ctl->tail.load(std::memory_order_acquire) < layout_.slots;
+      bool space =
+          ctl->head.load(std::memory_order_relaxed) - ctl->tail.load(std::memory_order_acquire) <
+          layout_.slots;
       size_t want = std::min(layout_.slotBytes, r->bytes - r->done);
       if (space && r->readyBytes() - r->done >= want) return true;
     }
