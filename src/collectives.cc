@@ -9,7 +9,7 @@
 #include <cstring>
 #include <limits>
 
-#include "algorithms.h"
+#include "algorithm_choice.h"
 #include "communicator_impl.h"
 #include "logging.h"
 #include "params.h"
@@ -153,33 +153,10 @@ Status Communicator::Impl::validate(const OpDesc& d) const {
 }
 
 Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d) {
-  using namespace algorithms;
-  const auto* s = static_cast<const uint8_t*>(d.send);
-  auto* r = static_cast<uint8_t*>(d.recv);
-  const size_t bytes = d.count * dataTypeSize(d.dtype);
-  const bool small = bytes < static_cast<size_t>(params().smallBytes);
-  switch (d.kind) {
-    case CollectiveKind::kAllReduce:
-      return bytes <= static_cast<size_t>(params().oneShotBytes)
-                 ? oneShotAllReduce(ctx, s, r, d.count)
-                 : ringAllReduce(ctx, s, r, d.count);
-    case CollectiveKind::kReduceScatter:
-      return ringReduceScatter(ctx, s, r, d.count);
-    case CollectiveKind::kAllGather:
-      return ringAllGather(ctx, s, r, d.count);
-    case CollectiveKind::kBroadcast:
-      return small ? binomialBroadcast(ctx, s, r, d.count, d.root)
-                   : chainBroadcast(ctx, s, r, d.count, d.root);
-    case CollectiveKind::kReduce:
-      return small ? binomialReduce(ctx, s, r, d.count, d.root)
-                   : chainReduce(ctx, s, r, d.count, d.root);
-    case CollectiveKind::kAllToAll:
-      return pairwiseAllToAll(ctx, s, r, d.count);
-    case CollectiveKind::kBarrier:
-      return disseminationBarrier(ctx);
-    default:
-      return internalError("dispatch of a point-to-point operation");
-  }
+  const AlgorithmInfo& algo = algorithms_.choose(d.kind, d.count * dataTypeSize(d.dtype));
+  BRAID_LOG(kTrace, kColl, "{} count={} {} runs {}", toString(d.kind), d.count, toString(d.dtype),
+            algo.name);
+  return algo.run(ctx, d);
 }
 
 // Runs with execMu_ held.

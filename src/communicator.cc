@@ -119,6 +119,7 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
                                                       : advertisedAddress();
     BRAID_RETURN_IF_ERROR(attach(createTcpTransport(s), tcpPeers));
   }
+  BRAID_RETURN_IF_ERROR(algorithms_.parse(params().algo));
   env_.rank = rank_;
   env_.size = size_;
   env_.aborted = &aborted_;
@@ -129,6 +130,15 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
   BRAID_LOG(kInfo, kInit, "rank {}/{} on host {}: {} shm peers, {} tcp peers", rank_, size_,
             hostId_, shmPeers.size(), tcpPeers.size());
   return Status();
+}
+
+Status Communicator::Impl::setAlgorithm(CollectiveKind kind, const std::string& name) {
+  std::lock_guard<std::mutex> exec(execMu_);
+  return algorithms_.force(kind, name);
+}
+
+std::string Communicator::Impl::algorithmFor(CollectiveKind kind, size_t bytes) const {
+  return algorithms_.choose(kind, bytes).name;
 }
 
 std::string Communicator::Impl::transportTo(int peer) const {
@@ -192,6 +202,15 @@ Communicator::~Communicator() = default;
 int Communicator::rank() const { return impl_->rank(); }
 int Communicator::size() const { return impl_->size(); }
 std::string Communicator::transportTo(int peer) const { return impl_->transportTo(peer); }
+Status Communicator::setAlgorithm(CollectiveKind kind, const std::string& name) {
+  return impl_->setAlgorithm(kind, name);
+}
+std::vector<std::string> Communicator::algorithms(CollectiveKind kind) {
+  return algorithmNames(kind);
+}
+std::string Communicator::algorithmFor(CollectiveKind kind, size_t count, DataType dtype) const {
+  return impl_->algorithmFor(kind, count * dataTypeSize(dtype));
+}
 Result<std::unique_ptr<Communicator>> Communicator::split(int color, int key) {
   return impl_->split(color, key);
 }

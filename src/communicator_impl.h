@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "algorithm_choice.h"
 #include "braid/communicator.h"
 #include "op_context.h"
 #include "transport.h"
@@ -50,6 +51,8 @@ class Communicator::Impl {
   int rank() const { return rank_; }
   int size() const { return size_; }
   std::string transportTo(int peer) const;
+  Status setAlgorithm(CollectiveKind kind, const std::string& name);
+  std::string algorithmFor(CollectiveKind kind, size_t bytes) const;
 
   // Objects that must live as long as the communicator (e.g. the TCP store server it hosts).
   std::vector<std::shared_ptr<void>> keepAlive;
@@ -72,6 +75,7 @@ class Communicator::Impl {
   std::vector<std::unique_ptr<Transport>> transports_;
   OpEnvironment env_;
   std::vector<uint8_t> scratch_;
+  AlgorithmChoice algorithms_;  // guarded by execMu_ once operations run
   std::atomic<bool> aborted_{false};
 
   uint64_t collectiveSeq_ = 0;

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "braid/status.h"
 #include "braid/store.h"
@@ -49,6 +50,15 @@ class Communicator {
   int size() const;
   // Transport used to reach peer ("self", "shm", "tcp").
   std::string transportTo(int peer) const;
+
+  // Algorithm control, for benchmarks and experiments. Names per collective: allReduce ring,
+  // oneshot; reduceScatter and allGather ring; broadcast and reduce chain, binomial; allToAll
+  // pairwise; barrier dissemination. "" or "auto" restores braid's own choice. BRAID_ALGO sets
+  // the initial overrides. Call between operations (it waits for running ones).
+  Status setAlgorithm(CollectiveKind kind, const std::string& name);
+  static std::vector<std::string> algorithms(CollectiveKind kind);
+  // The algorithm braid would run for such a call now (after overrides).
+  std::string algorithmFor(CollectiveKind kind, size_t count, DataType dtype) const;
 
   // --- Collectives. count is in elements of dtype. ---------------------------------------
   // recv[i] = op over ranks of send[i], for i < count.

@@ -1,0 +1,52 @@
+// A library braid-bench can drive: braid itself, or a comparison library (MPI now, NCCL on GPU
+// machines later) run in the same launch so that every claim is a ratio measured side by side.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "braid/communicator.h"
+
+namespace braid::bench {
+
+enum class Collective { kAllReduce, kReduceScatter, kAllGather, kBroadcast, kReduce, kAllToAll, kSendRecv };
+
+// One call as the benchmark issues it. Counts follow the library API (per-rank/per-block
+// element counts, not the table's "size").
+struct Call {
+  Collective collective = Collective::kAllReduce;
+  const void* send = nullptr;
+  void* recv = nullptr;
+  size_t count = 0;
+  DataType dtype = DataType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  int root = 0;
+  bool inPlace = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // Whether the library can run this combination at all (MPI has no bf16 or avg).
+  virtual bool supports(Collective c, DataType t, ReduceOp o) const = 0;
+  // Algorithms to sweep with --algo all ("default" when the library chooses by itself).
+  virtual std::vector<std::string> algorithms(Collective c) const = 0;
+  virtual Status setAlgorithm(Collective c, const std::string& algo) = 0;
+  // The algorithm that will run for this call ("" when unknown).
+  virtual std::string chosenAlgorithm(const Call& call) const = 0;
+  virtual std::string transport() const = 0;
+  virtual Status run(const Call& call) = 0;
+  virtual Status barrier() = 0;
+  // In-place reduceScatter leaves the result at the start of the buffer (MPI) instead of at
+  // this rank's block (NCCL/braid).
+  virtual bool reduceScatterInPlaceAtStart() const { return false; }
+};
+
+std::unique_ptr<Backend> makeBraidBackend(Communicator& comm);
+#if BRAID_BENCH_MPI
+std::unique_ptr<Backend> makeMpiBackend();
+#endif
+
+}  // namespace braid::bench

@@ -1,0 +1,81 @@
+// The braid backend of braid-bench: one call of the Communicator per Call.
+#include "backend.h"
+
+namespace braid::bench {
+namespace {
+
+CollectiveKind kindOf(Collective c) {
+  switch (c) {
+    case Collective::kAllReduce: return CollectiveKind::kAllReduce;
+    case Collective::kReduceScatter: return CollectiveKind::kReduceScatter;
+    case Collective::kAllGather: return CollectiveKind::kAllGather;
+    case Collective::kBroadcast: return CollectiveKind::kBroadcast;
+    case Collective::kReduce: return CollectiveKind::kReduce;
+    case Collective::kAllToAll: return CollectiveKind::kAllToAll;
+    case Collective::kSendRecv: return CollectiveKind::kSend;
+  }
+  return CollectiveKind::kAllReduce;
+}
+
+class BraidBackend final : public Backend {
+ public:
+  explicit BraidBackend(Communicator& comm) : comm_(comm) {}
+  std::string name() const override { return "braid"; }
+  bool supports(Collective, DataType, ReduceOp) const override { return true; }
+  std::vector<std::string> algorithms(Collective c) const override {
+    if (c == Collective::kSendRecv) return {};
+    return Communicator::algorithms(kindOf(c));
+  }
+  Status setAlgorithm(Collective c, const std::string& algo) override {
+    if (c == Collective::kSendRecv) return Status();
+    return comm_.setAlgorithm(kindOf(c), algo);
+  }
+  std::string chosenAlgorithm(const Call& call) const override {
+    if (call.collective == Collective::kSendRecv) return "p2p";
+    return comm_.algorithmFor(kindOf(call.collective), call.count, call.dtype);
+  }
+  std::string transport() const override {
+    std::string t;
+    for (int p = 0; p < comm_.size(); ++p) {
+      std::string name = comm_.transportTo(p);
+      if (name != "self" && t.find(name) == std::string::npos) t += (t.empty() ? "" : ",") + name;
+    }
+    return t.empty() ? "self" : t;
+  }
+  Status run(const Call& c) override {
+    switch (c.collective) {
+      case Collective::kAllReduce: return comm_.allReduce(c.send, c.recv, c.count, c.dtype, c.op);
+      case Collective::kReduceScatter:
+        return comm_.reduceScatter(c.send, c.recv, c.count, c.dtype, c.op);
+      case Collective::kAllGather: return comm_.allGather(c.send, c.recv, c.count, c.dtype);
+      case Collective::kBroadcast: return comm_.broadcast(c.send, c.recv, c.count, c.dtype, c.root);
+      case Collective::kReduce: return comm_.reduce(c.send, c.recv, c.count, c.dtype, c.op, c.root);
+      case Collective::kAllToAll: return comm_.allToAll(c.send, c.recv, c.count, c.dtype);
+      case Collective::kSendRecv: {
+        // A ring shift. Operations run in call order, so odd ranks receive first.
+        const int n = comm_.size(), r = comm_.rank();
+        if (n == 1) return comm_.allGather(c.send, c.recv, c.count, c.dtype);
+        const int next = (r + 1) % n, prev = (r + n - 1) % n;
+        if (r % 2 == 0) {
+          BRAID_RETURN_IF_ERROR(comm_.send(c.send, c.count, c.dtype, next));
+          return comm_.recv(c.recv, c.count, c.dtype, prev);
+        }
+        BRAID_RETURN_IF_ERROR(comm_.recv(c.recv, c.count, c.dtype, prev));
+        return comm_.send(c.send, c.count, c.dtype, next);
+      }
+    }
+    return internalError("unknown collective");
+  }
+  Status barrier() override { return comm_.barrier(); }
+
+ private:
+  Communicator& comm_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> makeBraidBackend(Communicator& comm) {
+  return std::make_unique<BraidBackend>(comm);
+}
+
+}  // namespace braid::bench

@@ -1,0 +1,165 @@
+// The sweep driver: for each size, every (dtype, op), every placement and every series runs
+// one after the other (A B A B ...), so slow drift of a noisy machine hits all series alike.
+// Each measurement: checked calls on fresh exact inputs, warm-ups, then timed iterations. The
+// time of an iteration is that of the slowest rank; the row reports the median over iterations
+// and the back-to-back mean.
+#include "sweep.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "report.h"
+
+namespace braid::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<size_t> sizesOf(const Options& o) {
+  std::vector<size_t> sizes;
+  for (size_t s = o.minBytes; s <= o.maxBytes;) {
+    sizes.push_back(s);
+    size_t next = o.increment > 0 ? s + o.increment : static_cast<size_t>(static_cast<double>(s) * o.factor);
+    if (next <= s) next = s + 1;
+    s = next;
+  }
+  return sizes;
+}
+
+// One measurement of one series for one placement.
+Status measure(Communicator& comm, Series& series, Buffers& buf, bool inPlace, const Options& o,
+               Row* row) {
+  Backend& b = *series.backend;
+  const bool atStart = b.reduceScatterInPlaceAtStart();
+  uint64_t wrong = 0;
+  Call call = buf.prepare(inPlace, true, atStart);
+  for (int c = 0; c < o.checkIterations; ++c) {
+    if (c > 0) call = buf.prepare(inPlace, true, atStart);
+    BRAID_RETURN_IF_ERROR(b.run(call));
+    wrong += buf.wrong(inPlace, atStart);
+  }
+  row->chosen = b.chosenAlgorithm(call);
+  for (int i = 0; i < o.warmups; ++i) BRAID_RETURN_IF_ERROR(b.run(call));
+  BRAID_RETURN_IF_ERROR(b.barrier());
+  std::vector<double> each(static_cast<size_t>(o.iterations));
+  auto start = Clock::now();
+  for (int i = 0; i < o.iterations; ++i) {
+    auto t0 = Clock::now();
+    BRAID_RETURN_IF_ERROR(b.run(call));
+    each[i] = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+  }
+  double total = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  // The slowest rank decides: per iteration, and for the back-to-back mean.
+  std::vector<double> slowest(each.size());
+  BRAID_RETURN_IF_ERROR(comm.allReduce(each.data(), slowest.data(), each.size(), DataType::kFloat64,
+                                       ReduceOp::kMax));
+  double mean = total / o.iterations, meanMax = 0;
+  BRAID_RETURN_IF_ERROR(comm.allReduce(&mean, &meanMax, 1, DataType::kFloat64, ReduceOp::kMax));
+  BRAID_RETURN_IF_ERROR(comm.allReduce(&wrong, &row->wrong, 1, DataType::kUint64, ReduceOp::kSum));
+  std::sort(slowest.begin(), slowest.end());
+  size_t m = slowest.size();
+  row->timeUs = m % 2 == 1 ? slowest[m / 2] : (slowest[m / 2 - 1] + slowest[m / 2]) / 2;
+  row->avgUs = meanMax;
+  row->algbw = row->timeUs > 0 ? static_cast<double>(row->bytes) / row->timeUs / 1e3 : 0;
+  row->busbw = row->algbw * busFactor(row->collective, comm.size());
+  return Status();
+}
+
+}  // namespace
+
+int runSweep(Communicator& comm, std::vector<Series>& series, const Options& o) {
+  const bool printer = comm.rank() == 0;
+  const std::vector<size_t> sizes = sizesOf(o);
+  Report report(comm, series, o);
+  if (printer) report.printHeader();
+  std::vector<Row> all;
+  bool failed = false;
+  auto started = Clock::now(), lastProgress = started;
+  size_t done = 0, total = sizes.size() * o.collectives.size();
+  for (Collective coll : o.collectives) {
+    // A series whose algorithm this collective does not have sits this collective out.
+    std::vector<bool> applicable;
+    for (Series& s : series) {
+      auto names = s.backend->algorithms(coll);
+      bool has = s.algo == "auto" || s.algo == "default" ||
+                 std::find(names.begin(), names.end(), s.algo) != names.end();
+      applicable.push_back(has);
+      if (!has) continue;
+      Status st = s.backend->setAlgorithm(coll, s.algo == "auto" ? "" : s.algo);
+      if (!st.isOk()) {
+        if (printer) std::fprintf(stderr, "braid-bench: %s\n", st.toString().c_str());
+        return 2;
+      }
+    }
+    if (printer) report.printColumns(coll);
+    for (size_t size : sizes) {
+      for (DataType t : o.dtypes) {
+        for (ReduceOp op : reduces(coll) ? o.ops : std::vector<ReduceOp>{ReduceOp::kSum}) {
+          Buffers buf(coll, size, t, op, rooted(coll) ? o.root : 0, comm.rank(), comm.size());
+          std::vector<Row> rows;
+          for (int place = o.inPlaceOnly ? 1 : 0; place < 2; ++place) {
+            for (size_t si = 0; si < series.size(); ++si) {
+              Series& s = series[si];
+              Row row;
+              row.backend = s.backend->name();
+              row.algo = s.algo;
+              row.transport = s.backend->transport();
+              row.collective = coll;
+              row.bytes = buf.tableCount() * dataTypeSize(t);
+              row.count = buf.tableCount();
+              row.dtype = t;
+              row.op = op;
+              row.root = rooted(coll) ? o.root : -1;
+              row.inPlace = place == 1;
+              row.supported = applicable[si] && s.backend->supports(coll, t, op) &&
+                              !(row.inPlace && coll == Collective::kSendRecv);
+              if (row.supported) {
+                Status st = measure(comm, s, buf, row.inPlace, o, &row);
+                if (!st.isOk()) {
+                  std::fprintf(stderr, "braid-bench: rank %d: %s %s: %s\n", comm.rank(),
+                               s.label.c_str(), std::string(collectiveName(coll)).c_str(),
+                               st.toString().c_str());
+                  return 1;
+                }
+                failed = failed || row.wrong > 0;
+              }
+              rows.push_back(row);
+            }
+          }
+          if (printer) report.printRow(rows);
+          all.insert(all.end(), rows.begin(), rows.end());
+        }
+      }
+      ++done;
+      auto now = Clock::now();
+      if (printer && o.progress && now - lastProgress > std::chrono::seconds(3)) {
+        std::fprintf(stderr, "braid-bench: %zu/%zu sizes done, %.0f s elapsed\n", done, total,
+                     std::chrono::duration<double>(now - started).count());
+        lastProgress = now;
+      }
+    }
+  }
+  // --min-bw: the mean busbw of braid's rows.
+  double sum = 0;
+  int count = 0;
+  for (const Row& r : all) {
+    if (r.supported && r.backend == "braid") sum += r.busbw, ++count;
+  }
+  double meanBusBw = count > 0 ? sum / count : 0;
+  bool tooSlow = o.minBusBw > 0 && meanBusBw < o.minBusBw;
+  if (printer) {
+    report.printFooter(all, meanBusBw);
+    if (tooSlow) std::printf("# mean busbw %.3f GB/s is below --min-bw %.3f\n", meanBusBw, o.minBusBw);
+    if (!o.jsonPath.empty()) {
+      Status st = report.writeJson(o.jsonPath, all);
+      if (!st.isOk()) {
+        std::fprintf(stderr, "braid-bench: %s\n", st.toString().c_str());
+        return 1;
+      }
+    }
+  }
+  return failed || tooSlow ? 1 : 0;
+}
+
+}  // namespace braid::bench

@@ -1,0 +1,56 @@
+// The sweep: sizes × dtypes × ops × placements × series (backend/algorithm), run alternately
+// per size so that drift hits every series alike, each row checked for exactness and timed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "collective.h"
+
+namespace braid::bench {
+
+struct Options {
+  std::vector<Collective> collectives;
+  size_t minBytes = 8, maxBytes = 128u << 20;
+  double factor = 2;       // -f
+  size_t increment = 0;    // -i (linear step; overrides -f when > 0)
+  int iterations = 20;     // -n
+  int warmups = 5;         // -w
+  int checkIterations = 1; // -c
+  std::vector<DataType> dtypes;
+  std::vector<ReduceOp> ops;
+  int root = 0;
+  std::vector<std::string> algos;  // "auto", names, or all of them
+  bool algoAll = false;
+  bool inPlaceOnly = false;
+  double minBusBw = 0;     // --min-bw
+  std::string jsonPath;
+  std::string command;     // the command line, for the JSON
+  bool progress = true;
+};
+
+struct Series {
+  Backend* backend;
+  std::string algo;   // what was asked ("auto", "ring", "default")
+  std::string label;  // "braid", "braid/ring", "mpi"
+};
+
+struct Row {
+  std::string backend, algo, chosen, transport;
+  Collective collective;
+  size_t bytes = 0, count = 0;
+  DataType dtype;
+  ReduceOp op;
+  int root = -1;
+  bool inPlace = false;
+  bool supported = true;
+  double timeUs = 0, avgUs = 0, algbw = 0, busbw = 0;
+  uint64_t wrong = 0;
+};
+
+// Runs the whole sweep on this rank; rank 0 prints the table (and writes the JSON). Returns the
+// process exit status: 0, or 1 on wrong values / failed calls / --min-bw not met.
+int runSweep(Communicator& comm, std::vector<Series>& series, const Options& o);
+
+}  // namespace braid::bench
