@@ -204,7 +204,7 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
     return Status();
   };
   ctx.setCheck(compare);
-  ctx.setLabel(fmt::format("{} #{}", toString(d.kind), seq));
+  ctx.setLabel(seq);
 
   if (d.kind == CollectiveKind::kBroadcast && rank_ == d.root && s != r && d.count > 0) {
     std::memcpy(r, s, d.count * es);  // the root's own result
@@ -235,8 +235,7 @@ Status Communicator::Impl::executePointToPoint(const OpDesc& d) {
   f.dtype = static_cast<int32_t>(d.dtype);
   f.count = d.count;
   OpContext ctx(env_, d.kind, hashOf(f), d.dtype, d.op);
-  ctx.setLabel(
-      fmt::format("{} #{} {} rank {}", toString(d.kind), n, isSend ? "to" : "from", d.peer));
+  ctx.setLabel(n, fmt::format(" {} rank {}", isSend ? "to" : "from", d.peer));
   const size_t bytes = d.count * dataTypeSize(d.dtype);
   if (isSend) {
     ctx.send(d.peer, d.send, bytes);

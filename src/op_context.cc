@@ -19,7 +19,11 @@ OpContext::OpContext(OpEnvironment& env, CollectiveKind kind, uint64_t seq, Data
       elemSize_(isValid(dtype) ? dataTypeSize(dtype) : 1),
       reduce_(isValid(dtype) && isValid(op) ? reduceFunction(dtype, op) : nullptr),
       start_(Clock::now()),
-      label_(fmt::format("{} #{}", toString(kind), seq)) {}
+      labelNumber_(seq) {}
+
+std::string OpContext::label() const {
+  return fmt::format("{} #{}{}", toString(kind_), labelNumber_, labelSuffix_);
+}
 
 Request* OpContext::post(Request r) {
   requests_.push_back(r);
@@ -88,7 +92,7 @@ Status OpContext::annotate(const Status& s) const {
       s.message().find(" reported: ") != std::string::npos) {
     return s;
   }
-  return Status(s.code(), label_ + ": " + s.message());
+  return Status(s.code(), label() + ": " + s.message());
 }
 
 Status OpContext::wait() {
@@ -114,7 +118,7 @@ Status OpContext::wait() {
     }
     if (done) return Status();
     if (env_.aborted->load(std::memory_order_relaxed)) {
-      return abortedError(fmt::format("{} aborted", label_));
+      return abortedError(fmt::format("{} aborted", label()));
     }
     Clock::time_point now = Clock::now();
     if (progressed) {
@@ -124,7 +128,7 @@ Status OpContext::wait() {
     }
     if (now >= deadline) {
       return timeoutError(
-          fmt::format("{} timed out after {:.1f} s waiting for rank(s) {} (BRAID_TIMEOUT)", label_,
+          fmt::format("{} timed out after {:.1f} s waiting for rank(s) {} (BRAID_TIMEOUT)", label(),
                       std::chrono::duration<double>(env_.timeout).count(), describePending()));
     }
     if (spinForever || now - lastProgress < spinFor) {

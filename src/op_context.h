@@ -64,8 +64,12 @@ class OpContext {
   // A check run after every progress round of wait(); a non-OK result fails the operation
   // (the collective layer compares fingerprints as soon as they arrive).
   void setCheck(std::function<Status()> check) { check_ = std::move(check); }
-  // How errors name this operation, e.g. "allReduce #12".
-  void setLabel(std::string label) { label_ = std::move(label); }
+  // How errors name this operation: "<kind> #<number><suffix>", e.g. "allReduce #12" or
+  // "send #3 to rank 2". Formatted only when an error needs it.
+  void setLabel(uint64_t number, std::string suffix = {}) {
+    labelNumber_ = number;
+    labelSuffix_ = std::move(suffix);
+  }
 
  private:
   Request* post(Request r);
@@ -81,7 +85,9 @@ class OpContext {
   size_t firstPending_ = 0;
   Clock::time_point start_;
   std::function<Status()> check_;
-  std::string label_;
+  uint64_t labelNumber_ = 0;
+  std::string labelSuffix_;
+  std::string label() const;
 };
 
 }  // namespace braid
