@@ -27,6 +27,10 @@ void postRingAllGather(OpContext& ctx, uint8_t* buffer, size_t count, const uint
 Status ringAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
 // allReduce for small messages: every rank gathers all inputs and reduces them in rank order.
 Status oneShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
+// Shared-memory arena variants (ctx.arena() != nullptr): one-shot for small messages (count *
+// elemSize <= arena window), two-shot (reduce-scatter + allgather through the windows) for large.
+Status shmOneShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
+Status shmTwoShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
 // send: n * recvCount elements; recv: recvCount elements (may be send + rank's block).
 Status ringReduceScatter(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t recvCount);
 // recv: n * sendCount elements, this rank's block already in place or sent from send.

@@ -10,7 +10,15 @@
 
 namespace braid::bench {
 
-enum class Collective { kAllReduce, kReduceScatter, kAllGather, kBroadcast, kReduce, kAllToAll, kSendRecv };
+enum class Collective {
+  kAllReduce,
+  kReduceScatter,
+  kAllGather,
+  kBroadcast,
+  kReduce,
+  kAllToAll,
+  kSendRecv
+};
 
 // One call as the benchmark issues it. Counts follow the library API (per-rank/per-block
 // element counts, not the table's "size").
@@ -45,6 +53,8 @@ class Backend {
 };
 
 std::unique_ptr<Backend> makeBraidBackend(Communicator& comm);
+// The braid collective behind a benchmark collective (sendrecv: kSend).
+CollectiveKind kindOf(Collective c);
 #if BRAID_BENCH_MPI
 std::unique_ptr<Backend> makeMpiBackend();
 #endif

@@ -2,20 +2,28 @@
 #include "backend.h"
 
 namespace braid::bench {
-namespace {
 
 CollectiveKind kindOf(Collective c) {
   switch (c) {
-    case Collective::kAllReduce: return CollectiveKind::kAllReduce;
-    case Collective::kReduceScatter: return CollectiveKind::kReduceScatter;
-    case Collective::kAllGather: return CollectiveKind::kAllGather;
-    case Collective::kBroadcast: return CollectiveKind::kBroadcast;
-    case Collective::kReduce: return CollectiveKind::kReduce;
-    case Collective::kAllToAll: return CollectiveKind::kAllToAll;
-    case Collective::kSendRecv: return CollectiveKind::kSend;
+    case Collective::kAllReduce:
+      return CollectiveKind::kAllReduce;
+    case Collective::kReduceScatter:
+      return CollectiveKind::kReduceScatter;
+    case Collective::kAllGather:
+      return CollectiveKind::kAllGather;
+    case Collective::kBroadcast:
+      return CollectiveKind::kBroadcast;
+    case Collective::kReduce:
+      return CollectiveKind::kReduce;
+    case Collective::kAllToAll:
+      return CollectiveKind::kAllToAll;
+    case Collective::kSendRecv:
+      return CollectiveKind::kSend;
   }
   return CollectiveKind::kAllReduce;
 }
+
+namespace {
 
 class BraidBackend final : public Backend {
  public:
@@ -24,7 +32,7 @@ class BraidBackend final : public Backend {
   bool supports(Collective, DataType, ReduceOp) const override { return true; }
   std::vector<std::string> algorithms(Collective c) const override {
     if (c == Collective::kSendRecv) return {};
-    return Communicator::algorithms(kindOf(c));
+    return comm_.algorithms(kindOf(c));
   }
   Status setAlgorithm(Collective c, const std::string& algo) override {
     if (c == Collective::kSendRecv) return Status();
@@ -44,13 +52,18 @@ class BraidBackend final : public Backend {
   }
   Status run(const Call& c) override {
     switch (c.collective) {
-      case Collective::kAllReduce: return comm_.allReduce(c.send, c.recv, c.count, c.dtype, c.op);
+      case Collective::kAllReduce:
+        return comm_.allReduce(c.send, c.recv, c.count, c.dtype, c.op);
       case Collective::kReduceScatter:
         return comm_.reduceScatter(c.send, c.recv, c.count, c.dtype, c.op);
-      case Collective::kAllGather: return comm_.allGather(c.send, c.recv, c.count, c.dtype);
-      case Collective::kBroadcast: return comm_.broadcast(c.send, c.recv, c.count, c.dtype, c.root);
-      case Collective::kReduce: return comm_.reduce(c.send, c.recv, c.count, c.dtype, c.op, c.root);
-      case Collective::kAllToAll: return comm_.allToAll(c.send, c.recv, c.count, c.dtype);
+      case Collective::kAllGather:
+        return comm_.allGather(c.send, c.recv, c.count, c.dtype);
+      case Collective::kBroadcast:
+        return comm_.broadcast(c.send, c.recv, c.count, c.dtype, c.root);
+      case Collective::kReduce:
+        return comm_.reduce(c.send, c.recv, c.count, c.dtype, c.op, c.root);
+      case Collective::kAllToAll:
+        return comm_.allToAll(c.send, c.recv, c.count, c.dtype);
       case Collective::kSendRecv: {
         // A ring shift. Operations run in call order, so odd ranks receive first.
         const int n = comm_.size(), r = comm_.rank();

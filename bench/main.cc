@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "algorithm_choice.h"
 #include "braid/communicator.h"
 #include "params.h"
 #include "sweep.h"
@@ -22,10 +23,14 @@ Result<size_t> parseSize(const std::string& text) {
   if (end == text.c_str() || v < 0) return invalidArgument("bad size '" + text + "'");
   std::string unit(end);
   double mult = 1;
-  if (unit == "K" || unit == "k" || unit == "KB" || unit == "KiB") mult = 1024.0;
-  else if (unit == "M" || unit == "m" || unit == "MB" || unit == "MiB") mult = 1024.0 * 1024;
-  else if (unit == "G" || unit == "g" || unit == "GB" || unit == "GiB") mult = 1024.0 * 1024 * 1024;
-  else if (!unit.empty() && unit != "B") return invalidArgument("bad size unit in '" + text + "'");
+  if (unit == "K" || unit == "k" || unit == "KB" || unit == "KiB")
+    mult = 1024.0;
+  else if (unit == "M" || unit == "m" || unit == "MB" || unit == "MiB")
+    mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g" || unit == "GB" || unit == "GiB")
+    mult = 1024.0 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B")
+    return invalidArgument("bad size unit in '" + text + "'");
   return static_cast<size_t>(v * mult);
 }
 
@@ -62,8 +67,9 @@ int main(int argc, char** argv) {
       "braid-bench: nccl-tests-style bandwidth sweep of braid collectives, optionally side by "
       "side with MPI in the same launch. Start it on every rank (braid-run, mpirun, torchrun, "
       "srun). Exit status: 0 ok, 1 wrong values / failed call / below --min-bw, 2 bad usage."};
-  app.add_option("collective", c.collective,
-                 "allreduce, reducescatter, allgather, broadcast, reduce, alltoall, sendrecv, or all");
+  app.add_option(
+      "collective", c.collective,
+      "allreduce, reducescatter, allgather, broadcast, reduce, alltoall, sendrecv, or all");
   app.add_option("-b,--minbytes", c.minBytes, "smallest size in bytes, suffix K/M/G (default 8)");
   app.add_option("-e,--maxbytes", c.maxBytes, "largest size in bytes, suffix K/M/G (default 128M)");
   app.add_option("-f,--stepfactor", o.factor, "multiply the size by this each step (default 2)")
@@ -83,11 +89,13 @@ int main(int argc, char** argv) {
   app.add_option("--algo", c.algo,
                  "braid algorithm: auto (braid chooses), a name (ring, oneshot, chain, binomial, "
                  "pairwise), a comma list, or all (every algorithm plus auto)");
-  app.add_option("--transport", c.transport, "force braid's transport: shm or tcp (BRAID_TRANSPORT)");
+  app.add_option("--transport", c.transport,
+                 "force braid's transport: shm or tcp (BRAID_TRANSPORT)");
   app.add_option("--backend", c.backend,
                  "comma list of libraries to run side by side: braid, mpi (run under mpirun)");
   app.add_flag("--inplace-only", o.inPlaceOnly, "measure only in-place calls");
-  app.add_option("--min-bw", o.minBusBw, "exit 1 if the mean busbw (GB/s) of braid's rows is lower");
+  app.add_option("--min-bw", o.minBusBw,
+                 "exit 1 if the mean busbw (GB/s) of braid's rows is lower");
   app.add_option("--json", o.jsonPath, "also write every row, the machine and the build to FILE");
   bool noProgress = false;
   app.add_flag("--no-progress", noProgress, "no progress lines on stderr during long sweeps");
@@ -102,7 +110,8 @@ int main(int argc, char** argv) {
 
   // Sizes, collectives, dtypes, ops.
   auto minB = parseSize(c.minBytes), maxB = parseSize(c.maxBytes), inc = parseSize(c.increment);
-  if (!minB.isOk() || !maxB.isOk() || !inc.isOk()) return fail("bad size (use e.g. 8, 64K, 256M, 1G)");
+  if (!minB.isOk() || !maxB.isOk() || !inc.isOk())
+    return fail("bad size (use e.g. 8, 64K, 256M, 1G)");
   if (*minB == 0 || *minB > *maxB) return fail("sizes must satisfy 0 < -b <= -e");
   o.minBytes = *minB;
   o.maxBytes = *maxB;
@@ -150,7 +159,8 @@ int main(int argc, char** argv) {
 #if BRAID_BENCH_MPI
   if (wantMpi) MPI_Init(&argc, &argv);
 #else
-  if (wantMpi) return fail("this braid-bench was built without MPI (install libopenmpi-dev and rebuild)");
+  if (wantMpi)
+    return fail("this braid-bench was built without MPI (install libopenmpi-dev and rebuild)");
 #endif
 
   int status = 0;
@@ -173,6 +183,14 @@ int main(int argc, char** argv) {
           }
         } else {
           algos = splitList(c.algo);
+          for (const auto& a : algos) {
+            bool known = a == "auto";
+            for (Collective coll : o.collectives) {
+              auto names = algorithmNames(kindOf(coll));
+              known = known || std::find(names.begin(), names.end(), a) != names.end();
+            }
+            if (!known) return fail("no selected collective has an algorithm '" + a + "'");
+          }
         }
         for (const auto& a : algos) {
           series.push_back({owned.back().get(), a, algos.size() > 1 ? "braid/" + a : "braid"});

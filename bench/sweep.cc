@@ -20,7 +20,8 @@ std::vector<size_t> sizesOf(const Options& o) {
   std::vector<size_t> sizes;
   for (size_t s = o.minBytes; s <= o.maxBytes;) {
     sizes.push_back(s);
-    size_t next = o.increment > 0 ? s + o.increment : static_cast<size_t>(static_cast<double>(s) * o.factor);
+    size_t next =
+        o.increment > 0 ? s + o.increment : static_cast<size_t>(static_cast<double>(s) * o.factor);
     if (next <= s) next = s + 1;
     s = next;
   }
@@ -52,8 +53,8 @@ Status measure(Communicator& comm, Series& series, Buffers& buf, bool inPlace, c
   double total = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
   // The slowest rank decides: per iteration, and for the back-to-back mean.
   std::vector<double> slowest(each.size());
-  BRAID_RETURN_IF_ERROR(comm.allReduce(each.data(), slowest.data(), each.size(), DataType::kFloat64,
-                                       ReduceOp::kMax));
+  BRAID_RETURN_IF_ERROR(
+      comm.allReduce(each.data(), slowest.data(), each.size(), DataType::kFloat64, ReduceOp::kMax));
   double mean = total / o.iterations, meanMax = 0;
   BRAID_RETURN_IF_ERROR(comm.allReduce(&mean, &meanMax, 1, DataType::kFloat64, ReduceOp::kMax));
   BRAID_RETURN_IF_ERROR(comm.allReduce(&wrong, &row->wrong, 1, DataType::kUint64, ReduceOp::kSum));
@@ -115,7 +116,9 @@ int runSweep(Communicator& comm, std::vector<Series>& series, const Options& o) 
               row.supported = applicable[si] && s.backend->supports(coll, t, op) &&
                               !(row.inPlace && coll == Collective::kSendRecv);
               if (row.supported) {
-                Status st = measure(comm, s, buf, row.inPlace, o, &row);
+                // Series share a backend: select this series' algorithm for every measurement.
+                Status st = s.backend->setAlgorithm(coll, s.algo == "auto" ? "" : s.algo);
+                if (st.isOk()) st = measure(comm, s, buf, row.inPlace, o, &row);
                 if (!st.isOk()) {
                   std::fprintf(stderr, "braid-bench: rank %d: %s %s: %s\n", comm.rank(),
                                s.label.c_str(), std::string(collectiveName(coll)).c_str(),
@@ -150,7 +153,8 @@ int runSweep(Communicator& comm, std::vector<Series>& series, const Options& o) 
   bool tooSlow = o.minBusBw > 0 && meanBusBw < o.minBusBw;
   if (printer) {
     report.printFooter(all, meanBusBw);
-    if (tooSlow) std::printf("# mean busbw %.3f GB/s is below --min-bw %.3f\n", meanBusBw, o.minBusBw);
+    if (tooSlow)
+      std::printf("# mean busbw %.3f GB/s is below --min-bw %.3f\n", meanBusBw, o.minBusBw);
     if (!o.jsonPath.empty()) {
       Status st = report.writeJson(o.jsonPath, all);
       if (!st.isOk()) {
@@ -159,6 +163,10 @@ int runSweep(Communicator& comm, std::vector<Series>& series, const Options& o) 
       }
     }
   }
+  // Nobody leaves before rank 0 has printed and written everything: a launcher tears the job
+  // down as soon as one rank exits non-zero.
+  Status st = comm.barrier();
+  if (!st.isOk()) return 1;
   return failed || tooSlow ? 1 : 0;
 }
 

@@ -21,11 +21,13 @@ struct AlgorithmInfo {
   CollectiveKind kind;
   const char* name;
   AlgorithmFn run;
+  bool needsArena = false;  // runs only where a shared-memory arena spans every rank
 };
 
 // Every algorithm braid has, for every collective kind.
 const std::vector<AlgorithmInfo>& algorithmRegistry();
-std::vector<std::string> algorithmNames(CollectiveKind kind);
+// Names of kind's algorithms; with hasArena false, those that need no arena.
+std::vector<std::string> algorithmNames(CollectiveKind kind, bool hasArena = true);
 const AlgorithmInfo* findAlgorithm(CollectiveKind kind, const std::string& name);
 
 class AlgorithmChoice {
@@ -34,8 +36,9 @@ class AlgorithmChoice {
   // with kind one of allreduce, reducescatter, allgather, broadcast, reduce, alltoall, barrier.
   Status parse(const std::string& spec);
   Status force(CollectiveKind kind, const std::string& name);  // "" or "auto" = default
-  // The algorithm to run for a call of `bytes` bytes (per rank buffer, as the user passed).
-  const AlgorithmInfo& choose(CollectiveKind kind, size_t bytes) const;
+  // The algorithm to run for a call of `bytes` bytes (per rank buffer, as the user passed),
+  // given whether a shared-memory arena spans the communicator and its window size.
+  const AlgorithmInfo& choose(CollectiveKind kind, size_t bytes, size_t arenaWindow) const;
 
  private:
   std::array<const AlgorithmInfo*, 9> forced_{};

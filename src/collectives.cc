@@ -153,7 +153,8 @@ Status Communicator::Impl::validate(const OpDesc& d) const {
 }
 
 Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d) {
-  const AlgorithmInfo& algo = algorithms_.choose(d.kind, d.count * dataTypeSize(d.dtype));
+  const AlgorithmInfo& algo =
+      algorithms_.choose(d.kind, d.count * dataTypeSize(d.dtype), arenaWindow());
   BRAID_LOG(kTrace, kColl, "{} count={} {} runs {}", toString(d.kind), d.count, toString(d.dtype),
             algo.name);
   return algo.run(ctx, d);

@@ -110,6 +110,7 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
     s.store = makePrefixStore(store_, "shm.");
     BRAID_RETURN_IF_ERROR(attach(createShmTransport(s), shmPeers));
   }
+  if (!shmPeers.empty() && tcpPeers.empty()) env_.arena = transports_.back()->arena();
   if (!tcpPeers.empty()) {
     TransportSetup s = base;
     s.peers = tcpPeers;
@@ -138,7 +139,7 @@ Status Communicator::Impl::setAlgorithm(CollectiveKind kind, const std::string& 
 }
 
 std::string Communicator::Impl::algorithmFor(CollectiveKind kind, size_t bytes) const {
-  return algorithms_.choose(kind, bytes).name;
+  return algorithms_.choose(kind, bytes, arenaWindow()).name;
 }
 
 std::string Communicator::Impl::transportTo(int peer) const {
@@ -205,8 +206,8 @@ std::string Communicator::transportTo(int peer) const { return impl_->transportT
 Status Communicator::setAlgorithm(CollectiveKind kind, const std::string& name) {
   return impl_->setAlgorithm(kind, name);
 }
-std::vector<std::string> Communicator::algorithms(CollectiveKind kind) {
-  return algorithmNames(kind);
+std::vector<std::string> Communicator::algorithms(CollectiveKind kind) const {
+  return impl_->algorithms(kind);
 }
 std::string Communicator::algorithmFor(CollectiveKind kind, size_t count, DataType dtype) const {
   return impl_->algorithmFor(kind, count * dataTypeSize(dtype));

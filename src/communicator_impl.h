@@ -53,6 +53,11 @@ class Communicator::Impl {
   std::string transportTo(int peer) const;
   Status setAlgorithm(CollectiveKind kind, const std::string& name);
   std::string algorithmFor(CollectiveKind kind, size_t bytes) const;
+  std::vector<std::string> algorithms(CollectiveKind kind) const {
+    return algorithmNames(kind, env_.arena != nullptr);
+  }
+  // The shared arena's window size, or 0 when no arena spans the communicator.
+  size_t arenaWindow() const { return env_.arena != nullptr ? env_.arena->windowBytes() : 0; }
 
   // Objects that must live as long as the communicator (e.g. the TCP store server it hosts).
   std::vector<std::shared_ptr<void>> keepAlive;

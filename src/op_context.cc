@@ -71,6 +71,33 @@ Request* OpContext::recvReduce(int peer, void* dst, const void* local, size_t by
   return post(r);
 }
 
+Status OpContext::waitArena(int c, uint64_t value) {
+  const Clock::time_point deadline = start_ + env_.timeout;
+  for (;;) {
+    // Keep messages moving meanwhile: this operation's fingerprints must reach the neighbours
+    // (and theirs be checked) even while the data goes through the arena.
+    bool progressed = false;
+    for (Transport* t : env_.transports) {
+      Status s = t->progress(&progressed);
+      if (!s.isOk()) return annotate(s);
+    }
+    if (check_) BRAID_RETURN_IF_ERROR(check_());
+    Clock::time_point slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(20));
+    Status s = env_.arena->waitAll(c, value, slice, env_.aborted);
+    if (s.isOk()) return s;
+    if (s.code() == StatusCode::kTimeout && Clock::now() < deadline) continue;
+    if (s.code() == StatusCode::kAborted) return abortedError(label() + " aborted");
+    if (s.code() == StatusCode::kTimeout) return timeoutError(label() + " " + s.message());
+    return annotate(s);
+  }
+}
+
+std::string OpContext::describeMismatch(int member) const {
+  return fmt::format(
+      "{}: rank {} staged data of a different operation: the ranks disagree about the operation",
+      label(), env_.arena->rankOf(member));
+}
+
 uint8_t* OpContext::scratch(size_t bytes) {
   if (env_.scratch->size() < bytes) env_.scratch->resize(bytes);
   return env_.scratch->data();

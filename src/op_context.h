@@ -29,6 +29,7 @@ struct OpEnvironment {
   const std::atomic<bool>* aborted = nullptr;
   std::chrono::milliseconds timeout{0};
   std::vector<uint8_t>* scratch = nullptr;  // grown on demand, reused across operations
+  SharedArena* arena = nullptr;             // set when one shared arena spans every rank
 };
 
 class OpContext {
@@ -55,6 +56,13 @@ class OpContext {
 
   // Waits for every request posted so far.
   Status wait();
+
+  // The shared-memory arena, when every peer is reachable through one (else nullptr).
+  SharedArena* arena() const { return env_.arena; }
+  // Waits until every arena member's counter c reaches value, under this operation's deadline.
+  Status waitArena(int c, uint64_t value);
+  // The error text for an arena member that staged data of another operation.
+  std::string describeMismatch(int member) const;
 
   // Scratch memory valid until the operation ends (one buffer; a second call may move it).
   uint8_t* scratch(size_t bytes);

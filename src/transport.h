@@ -9,6 +9,7 @@
 // instead of consuming the bytes, so ranks that disagree never corrupt each other's data.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -78,6 +79,37 @@ class Connection {
   virtual bool busy() const = 0;
 };
 
+// Memory that every rank of a host group maps (the shm transport's windows), for algorithms
+// that do better reading peers' data in place than exchanging messages: one-shot and two-shot
+// reductions. Each rank owns a window of two halves (double buffering across rounds), each with
+// a staging area and a result area of windowBytes(), and a few monotonically increasing
+// counters that peers wait on.
+class SharedArena {
+ public:
+  virtual ~SharedArena() = default;
+  virtual int groupSize() const = 0;
+  // Position of a communicator rank in the group (-1 if not in it) and back.
+  virtual int groupIndex(int rank) const = 0;
+  virtual int rankOf(int member) const = 0;
+  virtual size_t windowBytes() const = 0;
+  // Staging and result areas of member m's window half h (0 or 1).
+  virtual uint8_t* staging(int member, int half) = 0;
+  virtual uint8_t* result(int member, int half) = 0;
+  // A 64-bit tag member m stored with half h (the fingerprint hash of what it staged).
+  virtual std::atomic<uint64_t>& tag(int member, int half) = 0;
+  // Counter c (0..3) of member m. Only m writes its own counters.
+  virtual std::atomic<uint64_t>& counter(int member, int c) = 0;
+  // Rounds this rank has run in the arena so far (same on every member: every rank runs the
+  // same collectives in the same order). Algorithms number their rounds from here.
+  virtual uint64_t& nextRound() = 0;
+  // Wakes every member that may be waiting on a counter.
+  virtual void notifyAll() = 0;
+  // Waits until every member's counter c is >= value. Spins briefly, then blocks; fails on the
+  // deadline, on a peer's reported error, on a dead peer, or when *aborted becomes true.
+  virtual Status waitAll(int c, uint64_t value, Clock::time_point deadline,
+                         const std::atomic<bool>* aborted) = 0;
+};
+
 // A fabric's factory and progress engine for the connections of one communicator.
 class Transport {
  public:
@@ -96,6 +128,8 @@ class Transport {
   // Best effort: tell every peer that this rank failed, with a reason, so that their pending
   // and future operations fail with RemoteError carrying it. Never blocks for long.
   virtual void notifyError(const std::string& reason) = 0;
+  // Shared memory all peers of this transport can read and write, if the fabric has it.
+  virtual SharedArena* arena() { return nullptr; }
 };
 
 // What a transport factory needs to connect one communicator's peers.

@@ -3,6 +3,7 @@
 // and out of place. Inputs reduce exactly in any order, so results compare with zero tolerance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -236,6 +237,57 @@ INSTANTIATE_TEST_SUITE_P(Matrix, Collectives,
                            return std::get<0>(param.param) + "_" +
                                   std::to_string(std::get<1>(param.param)) + "ranks";
                          });
+
+}  // namespace
+}  // namespace braid
+
+namespace braid {
+namespace {
+
+// Every allReduce algorithm braid has, forced, over both transports (the default choice above
+// only exercises the one braid picks for each size).
+class AllReduceAlgorithms
+    : public ::testing::TestWithParam<std::tuple<std::string, int, std::string>> {};
+
+TEST_P(AllReduceAlgorithms, ExactForEveryCountAndPlacement) {
+  const auto& [transport, world, algo] = GetParam();
+  runRanks(world, transport, [&](Communicator& comm) {
+    auto names = comm.algorithms(CollectiveKind::kAllReduce);
+    if (std::find(names.begin(), names.end(), algo) == names.end()) return;  // not on this fabric
+    ASSERT_TRUE(comm.setAlgorithm(CollectiveKind::kAllReduce, algo).isOk());
+    const int n = comm.size(), r = comm.rank();
+    for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1023}, size_t{300007}}) {
+      for (DataType t :
+           {DataType::kInt8, DataType::kInt64, DataType::kBfloat16, DataType::kFloat32}) {
+        const size_t es = dataTypeSize(t);
+        std::vector<uint8_t> send(count * es + 1), recv(count * es + 1), want(count * es + 1);
+        for (ReduceOp o : allOps()) {
+          exact::fillReduced(want.data(), count, t, o, n);
+          for (bool inPlace : {false, true}) {
+            exact::fillInput(send.data(), count, t, o, r, n);
+            uint8_t* out = inPlace ? send.data() : recv.data();
+            Status s = comm.allReduce(send.data(), out, count, t, o);
+            ASSERT_TRUE(s.isOk()) << algo << " " << label("allReduce", t, o, count, inPlace, r)
+                                  << s.toString();
+            ASSERT_EQ(exact::countMismatches(out, want.data(), count, t), 0u)
+                << algo << " " << label("allReduce", t, o, count, inPlace, r);
+          }
+        }
+      }
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Forced, AllReduceAlgorithms,
+    ::testing::Combine(::testing::Values("shm", "tcp"), ::testing::Values(2, 3, 5, 8),
+                       ::testing::Values("ring", "oneshot", "shm-oneshot", "shm-twoshot")),
+    [](const auto& param) {
+      std::string a = std::get<2>(param.param);
+      std::replace(a.begin(), a.end(), '-', '_');
+      return std::get<0>(param.param) + "_" + std::to_string(std::get<1>(param.param)) + "ranks_" +
+             a;
+    });
 
 }  // namespace
 }  // namespace braid

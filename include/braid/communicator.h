@@ -52,11 +52,13 @@ class Communicator {
   std::string transportTo(int peer) const;
 
   // Algorithm control, for benchmarks and experiments. Names per collective: allReduce ring,
-  // oneshot; reduceScatter and allGather ring; broadcast and reduce chain, binomial; allToAll
-  // pairwise; barrier dissemination. "" or "auto" restores braid's own choice. BRAID_ALGO sets
-  // the initial overrides. Call between operations (it waits for running ones).
+  // oneshot, shm-oneshot, shm-twoshot; reduceScatter and allGather ring; broadcast and reduce
+  // chain, binomial; allToAll pairwise; barrier dissemination. "" or "auto" restores braid's own
+  // choice. BRAID_ALGO sets the initial overrides. Call between operations (it waits for running
+  // ones).
   Status setAlgorithm(CollectiveKind kind, const std::string& name);
-  static std::vector<std::string> algorithms(CollectiveKind kind);
+  // The algorithms kind can run on this communicator (shm-* need every rank on one host).
+  std::vector<std::string> algorithms(CollectiveKind kind) const;
   // The algorithm braid would run for such a call now (after overrides).
   std::string algorithmFor(CollectiveKind kind, size_t count, DataType dtype) const;
 

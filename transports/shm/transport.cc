@@ -27,80 +27,13 @@
 
 #include "logging.h"
 #include "params.h"
+#include "shm/arena.h"
+#include "shm/segment.h"
 
 namespace braid {
 namespace {
 
-constexpr uint32_t kSlotMagic = 0x62536c74;  // "bSlt"
-constexpr size_t kErrorTextBytes = 2048;
-
-struct alignas(64) RankBlock {
-  std::atomic<uint32_t> doorbell;
-  std::atomic<uint32_t> sleeping;
-  alignas(64) std::atomic<uint32_t> errorSet;
-  uint32_t errorLength;
-  char errorText[kErrorTextBytes];
-};
-
-struct alignas(64) ChannelControl {
-  alignas(64) std::atomic<uint64_t> head;  // fragments published by the sender
-  alignas(64) std::atomic<uint64_t> tail;  // fragments consumed by the receiver
-};
-
-struct alignas(64) SlotHeader {
-  uint32_t magic;
-  uint8_t kind;
-  uint8_t pad[3];
-  uint64_t seq;
-  uint64_t messageBytes;
-  uint64_t offset;
-  uint64_t length;
-};
-static_assert(sizeof(SlotHeader) == 64);
-
-long futexWait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeoutNs) {
-  timespec ts{static_cast<time_t>(timeoutNs / 1000000000),
-              static_cast<long>(timeoutNs % 1000000000)};
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr,
-                 0);
-}
-void futexWake(std::atomic<uint32_t>* word) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
-}
-
-// Layout of one rank's segment, identical on every rank of the group.
-struct SegmentLayout {
-  size_t groupSize = 0;
-  size_t slots = 0;
-  size_t slotBytes = 0;  // payload bytes per slot
-
-  size_t slotStride() const { return sizeof(SlotHeader) + slotBytes; }
-  size_t controlOffset() const { return sizeof(RankBlock); }
-  size_t slotsOffset() const { return controlOffset() + groupSize * sizeof(ChannelControl); }
-  size_t totalBytes() const { return slotsOffset() + groupSize * slots * slotStride(); }
-};
-
-// A mapped segment: this rank's own, or a peer's.
-struct Segment {
-  uint8_t* base = nullptr;
-  size_t bytes = 0;
-  std::string name;
-  bool owner = false;
-
-  RankBlock* block() const { return reinterpret_cast<RankBlock*>(base); }
-  ChannelControl* control(const SegmentLayout& l, size_t receiverPos) const {
-    return reinterpret_cast<ChannelControl*>(base + l.controlOffset()) + receiverPos;
-  }
-  SlotHeader* slot(const SegmentLayout& l, size_t receiverPos, uint64_t index) const {
-    size_t i = receiverPos * l.slots + index % l.slots;
-    return reinterpret_cast<SlotHeader*>(base + l.slotsOffset() + i * l.slotStride());
-  }
-};
-
-void ring(RankBlock* block) {
-  block->doorbell.fetch_add(1, std::memory_order_seq_cst);
-  if (block->sleeping.load(std::memory_order_seq_cst) != 0) futexWake(&block->doorbell);
-}
+using namespace shm;
 
 class ShmTransport;
 
@@ -149,6 +82,7 @@ class ShmTransport final : public Transport {
     futexWake(&own_.block()->doorbell);
   }
   void notifyError(const std::string& reason) override;
+  SharedArena* arena() override { return arena_.get(); }
 
  private:
   Status progressSends(ShmConnection& c, bool* progressed);
@@ -164,6 +98,7 @@ class ShmTransport final : public Transport {
   bool unlinked_ = false;
   std::vector<std::unique_ptr<ShmConnection>> connections_;  // by global rank
   std::vector<ShmConnection*> active_;
+  std::unique_ptr<ShmArena> arena_;
 };
 
 std::string segmentName(uint64_t commId, int rank) {
@@ -177,6 +112,8 @@ Status ShmTransport::setup(const TransportSetup& s) {
   std::sort(group.begin(), group.end());
   layout_.groupSize = group.size();
   layout_.slots = static_cast<size_t>(std::max<int64_t>(2, params().shmSlots));
+  layout_.windowBytes =
+      static_cast<size_t>((std::max<int64_t>(4096, params().shmWindowBytes) + 4095) / 4096 * 4096);
   layout_.slotBytes =
       static_cast<size_t>((std::max<int64_t>(4096, params().shmSlotBytes) + 63) / 64 * 64);
   myPos_ = std::find(group.begin(), group.end(), s.rank) - group.begin();
@@ -247,6 +184,21 @@ Status ShmTransport::setup(const TransportSetup& s) {
     active_.push_back(c.get());
     connections_[peer] = std::move(c);
   }
+
+  std::vector<ArenaMember> members;
+  for (int r : group) {
+    ArenaMember m;
+    m.rank = r;
+    if (r == s.rank) {
+      m.segment = &own_;
+    } else {
+      m.segment = &connections_[r]->segment_;
+      m.pidfd = connections_[r]->pidfd_;
+      m.pid = connections_[r]->pid_;
+    }
+    members.push_back(m);
+  }
+  arena_ = std::make_unique<ShmArena>(layout_, std::move(members), static_cast<int>(myPos_));
 
   // Once every peer has mapped our segment, unlink it so that nothing stays in /dev/shm even
   // if the job is killed.

@@ -163,6 +163,7 @@ class TcpTransport : public Transport {
   int rank_;
   int size_;
   int sockets_;
+  bool drainingForReason_ = false;  // connectionLost is looking for a peer's error frame
   size_t stripe_;
   std::vector<std::unique_ptr<Peer>> peers_;
   std::vector<Peer*> byRank_;

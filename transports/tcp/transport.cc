@@ -151,6 +151,21 @@ Status TcpTransport::fail(Status status) {
 
 Status TcpTransport::connectionLost(const Socket& s) {
   int r = s.peer->peer();
+  // A rank that fails sends its reason on socket 0 and then closes every socket; when another
+  // socket's end is seen first, read what socket 0 still holds so the reason wins over "lost".
+  if (failed_.isOk() && !drainingForReason_) {
+    drainingForReason_ = true;
+    for (auto& other : s.peer->sockets) {
+      if (other.get() == &s || other->eof) continue;
+      other->readable = true;
+      bool progressed = false;
+      Status ignored = serviceRx(*other, &progressed);
+      (void)ignored;
+      if (!failed_.isOk()) break;
+    }
+    drainingForReason_ = false;
+    if (!failed_.isOk()) return failed_;
+  }
   return fail(remoteError(
       fmt::format("connection to rank {} lost (rank {} died or closed its communicator)", r, r)));
 }
