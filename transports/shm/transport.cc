@@ -88,7 +88,7 @@ class ShmTransport final : public Transport {
   Status progressSends(ShmConnection& c, bool* progressed);
   Status progressRecvs(ShmConnection& c, bool* progressed);
   Status checkPeerErrors() const;
-  Status checkPeerLiveness() const;
+  Status checkPeerLiveness();
   bool actionable() const;
 
   int rank_ = 0;
@@ -338,13 +338,17 @@ bool ShmTransport::actionable() const {
   return false;
 }
 
-Status ShmTransport::checkPeerLiveness() const {
-  for (const ShmConnection* c : active_) {
+// A peer that exited after publishing everything this rank still needs is not a failure:
+// drain its channel first, and report it dead only if work for it remains.
+Status ShmTransport::checkPeerLiveness() {
+  for (ShmConnection* c : active_) {
     if (c->pidfd_ < 0 || !c->busy()) continue;
     pollfd pfd{c->pidfd_, POLLIN, 0};
-    if (poll(&pfd, 1, 0) > 0) {
-      return remoteError(fmt::format("rank {} (pid {}) died", c->peer_, c->pid_));
-    }
+    if (poll(&pfd, 1, 0) <= 0) continue;
+    bool progressed = false;
+    BRAID_RETURN_IF_ERROR(progressRecvs(*c, &progressed));
+    BRAID_RETURN_IF_ERROR(progressSends(*c, &progressed));
+    if (c->busy()) return remoteError(fmt::format("rank {} (pid {}) died", c->peer_, c->pid_));
   }
   return Status();
 }
