@@ -9,13 +9,10 @@
 #include <cstring>
 
 #include "algorithms.h"
+#include "arena_round.h"
 #include "patterns/ring.h"
 
 namespace braid::algorithms {
-
-namespace {
-enum Counter { kStaged = 0, kReduced = 1, kCopied = 2 };
-}
 
 Status shmTwoShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count) {
   SharedArena& a = *ctx.arena();
@@ -29,19 +26,9 @@ Status shmTwoShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, s
     const size_t len = std::min(perRound, count - first);
     const uint64_t g = a.nextRound()++;
     const int half = static_cast<int>(g % 2);
-    // 1. Stage, once every rank has finished reducing what I staged two rounds ago.
-    if (g >= 2) BRAID_RETURN_IF_ERROR(ctx.waitArena(kReduced, g - 1));
-    std::memcpy(a.staging(me, half), send + first * es, len * es);
-    a.tag(me, half).store(ctx.seq(), std::memory_order_relaxed);
-    a.counter(me, kStaged).store(g + 1, std::memory_order_release);
-    a.notifyAll();
-    // 2. Reduce my slice, once all have staged and all have copied my result of round g-2.
-    BRAID_RETURN_IF_ERROR(ctx.waitArena(kStaged, g + 1));
-    for (int m = 0; m < n; ++m) {
-      if (a.tag(m, half).load(std::memory_order_relaxed) != ctx.seq()) {
-        return remoteError(ctx.describeMismatch(m));
-      }
-    }
+    // 1. Stage (reading a window ends when its reader has reduced its slice of it).
+    BRAID_RETURN_IF_ERROR(stageRound(ctx, a, g, send + first * es, len * es));
+    // 2. Reduce my slice, once every rank has copied my result of round g-2.
     if (g >= 2) BRAID_RETURN_IF_ERROR(ctx.waitArena(kCopied, g - 1));
     const size_t begin = patterns::blockBegin(len, n, me) * es;
     const size_t slice = patterns::blockCount(len, n, me);
@@ -54,16 +41,14 @@ Status shmTwoShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, s
         for (int m = 2; m < n; ++m) ctx.reducer()(out, out, a.staging(m, half) + begin, slice);
       }
     }
-    a.counter(me, kReduced).store(g + 1, std::memory_order_release);
-    a.notifyAll();
+    finishRound(ctx, a, kRead, g);
     // 3. Gather every slice of the result.
-    BRAID_RETURN_IF_ERROR(ctx.waitArena(kReduced, g + 1));
+    BRAID_RETURN_IF_ERROR(ctx.waitArena(kRead, g + 1));
     for (int m = 0; m < n; ++m) {
       size_t b = patterns::blockBegin(len, n, m) * es, c = patterns::blockCount(len, n, m) * es;
       if (c > 0) std::memcpy(recv + first * es + b, a.result(m, half), c);
     }
-    a.counter(me, kCopied).store(g + 1, std::memory_order_release);
-    a.notifyAll();
+    finishRound(ctx, a, kCopied, g);
   }
   return Status();
 }

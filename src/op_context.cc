@@ -71,17 +71,22 @@ Request* OpContext::recvReduce(int peer, void* dst, const void* local, size_t by
   return post(r);
 }
 
+// One non-blocking pass over every transport, then the operation's check (fingerprints).
+Status OpContext::progressAll(bool* progressed) {
+  for (Transport* t : env_.transports) {
+    Status s = t->progress(progressed);
+    if (!s.isOk()) return annotate(s);
+  }
+  return check_ ? check_() : Status();
+}
+
 Status OpContext::waitArena(int c, uint64_t value) {
   const Clock::time_point deadline = start_ + env_.timeout;
   for (;;) {
     // Keep messages moving meanwhile: this operation's fingerprints must reach the neighbours
     // (and theirs be checked) even while the data goes through the arena.
     bool progressed = false;
-    for (Transport* t : env_.transports) {
-      Status s = t->progress(&progressed);
-      if (!s.isOk()) return annotate(s);
-    }
-    if (check_) BRAID_RETURN_IF_ERROR(check_());
+    BRAID_RETURN_IF_ERROR(progressAll(&progressed));
     Clock::time_point slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(20));
     Status s = env_.arena->waitAll(c, value, slice, env_.aborted);
     if (s.isOk()) return s;
@@ -130,11 +135,7 @@ Status OpContext::wait() {
   int idleRounds = 0;
   for (;;) {
     bool progressed = false;
-    for (Transport* t : env_.transports) {
-      Status s = t->progress(&progressed);
-      if (!s.isOk()) return annotate(s);
-    }
-    if (check_) BRAID_RETURN_IF_ERROR(check_());
+    BRAID_RETURN_IF_ERROR(progressAll(&progressed));
     while (firstPending_ < requests_.size() && requests_[firstPending_].complete) ++firstPending_;
     bool done = true;
     for (size_t i = firstPending_; i < requests_.size(); ++i) {

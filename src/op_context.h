@@ -83,6 +83,7 @@ class OpContext {
   Request* post(Request r);
   std::string describePending() const;
   Status annotate(const Status& s) const;
+  Status progressAll(bool* progressed);
 
   OpEnvironment& env_;
   CollectiveKind kind_;

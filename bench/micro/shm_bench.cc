@@ -320,11 +320,15 @@ int registerAll() {
     const Mode mode = std::string(name) == "Shm/Stream" ? Mode::kStream : Mode::kReduce;
     auto* b = benchmark::RegisterBenchmark(name, BM_ShmTransfer, mode);
     b->ArgNames({"bytes", "slot", "slots", "spin_us"});
-    for (int64_t slot : kSlotSizes) {
-      for (int64_t bytes : kSizes) b->Args({bytes, slot, kDefaultSlots, 0});
+    // spin_us 0: block as soon as nothing moves; 30: the communicator's default wait.
+    for (int64_t spin : {0, 30}) {
+      for (int64_t slot : kSlotSizes) {
+        for (int64_t bytes : kSizes) b->Args({bytes, slot, kDefaultSlots, spin});
+      }
     }
-    // The communicator's default wait (spin 30 us before blocking), at the default slot size.
-    for (int64_t bytes : kSizes) b->Args({bytes, kDefaultSlot, kDefaultSlots, 30});
+    // Small slots with the default's ring footprint (16 x 64 KiB = 4 x 256 KiB): separates
+    // the per-fragment cost from the bytes in flight.
+    for (int64_t bytes : kSizes) b->Args({bytes, 64 * kKiB, 16, 30});
     b->Unit(benchmark::kMillisecond)->UseRealTime();
   }
   auto* ping = benchmark::RegisterBenchmark("Shm/PingPong", BM_ShmTransfer, Mode::kPingPong);
