@@ -5,7 +5,8 @@
 //
 // Shm/Stream: rank 0 (the benchmark thread) sends one message per iteration to rank 1 (a helper
 //   thread that keeps receives posted ahead); bytes/s is the one-way bandwidth. A send completes
-//   once its last fragment is in a slot, so the pipeline stays full across iterations.
+//   once its last fragment is in a slot, so the pipeline stays full across iterations; the
+//   last iteration also waits for rank 1 to take in everything, so the total is end to end.
 // Shm/RecvReduce: the same with receive-and-reduce (fp32 sum, in place) on rank 1.
 // Shm/PingPong: 8 bytes there and back per iteration (rank 1 forwards its receive with
 //   Request::after); the time per iteration is one round trip.
