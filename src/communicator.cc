@@ -115,6 +115,9 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
     TransportSetup s = base;
     s.peers = tcpPeers;
     s.store = makePrefixStore(store_, "tcp.");
+    s.socketsPerPeer = params().tcpSockets > 0 ? static_cast<int>(params().tcpSockets)
+                       : allLocal              ? 1
+                                               : 2;
     s.advertiseAddress = !params().socketAddr.empty() ? params().socketAddr
                          : allLocal                   ? "127.0.0.1"
                                                       : advertisedAddress();

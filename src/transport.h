@@ -142,6 +142,7 @@ struct TransportSetup {
   uint64_t commId = 0;           // unique per communicator (same on every rank)
   Clock::time_point deadline;    // for the whole setup
   std::string advertiseAddress;  // TCP: the IP address peers should dial (never empty)
+  int socketsPerPeer = 0;        // TCP: sockets per peer; 0 = BRAID_TCP_SOCKETS
 };
 
 }  // namespace braid

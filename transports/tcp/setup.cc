@@ -137,7 +137,8 @@ Result<std::unique_ptr<Transport>> createTcpTransport(const TransportSetup& setu
       return invalidArgument(fmt::format("TCP transport: bad peer list (rank {})", p));
     }
   }
-  const int sockets = static_cast<int>(std::clamp<int64_t>(params().tcpSockets, 1, kMaxSockets));
+  const int64_t wanted = setup.socketsPerPeer > 0 ? setup.socketsPerPeer : params().tcpSockets;
+  const int sockets = static_cast<int>(std::clamp<int64_t>(wanted, 1, kMaxSockets));
   const size_t stripe = static_cast<size_t>(
       std::max<int64_t>(params().tcpStripeBytes, static_cast<int64_t>(kPieceAlign) * sockets));
 
