@@ -82,6 +82,8 @@ Status ShmArena::waitAll(int c, uint64_t value, Clock::time_point deadline,
     futexWait(&me->doorbell, seen, std::min<int64_t>(left, 100'000'000));
     me->sleeping.store(0, std::memory_order_relaxed);
     if (reached(c, value)) return Status();
+    // A peer's report explains more than the exit that may follow it.
+    BRAID_RETURN_IF_ERROR(peerTrouble());
     for (const ArenaMember& m : members_) {
       pollfd pfd{m.pidfd, POLLIN, 0};
       if (m.pidfd >= 0 && poll(&pfd, 1, 0) > 0) {

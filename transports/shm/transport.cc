@@ -364,6 +364,8 @@ Status ShmTransport::block(Clock::time_point until) {
     if (left > 0) futexWait(&me->doorbell, seen, left);
   }
   me->sleeping.store(0, std::memory_order_relaxed);
+  // A peer's report explains more than the exit that may follow it.
+  BRAID_RETURN_IF_ERROR(checkPeerErrors());
   return checkPeerLiveness();
 }
 
