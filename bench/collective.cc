@@ -35,11 +35,14 @@ bool rooted(Collective c) { return c == Collective::kBroadcast || c == Collectiv
 double busFactor(Collective c, int n) {
   if (n <= 1) return 1.0;
   switch (c) {
-    case Collective::kAllReduce: return 2.0 * (n - 1) / n;
+    case Collective::kAllReduce:
+      return 2.0 * (n - 1) / n;
     case Collective::kReduceScatter:
     case Collective::kAllGather:
-    case Collective::kAllToAll: return static_cast<double>(n - 1) / n;
-    default: return 1.0;
+    case Collective::kAllToAll:
+      return static_cast<double>(n - 1) / n;
+    default:
+      return 1.0;
   }
 }
 
@@ -52,7 +55,12 @@ bool blockwise(Collective c) {
 
 Buffers::Buffers(Collective c, size_t sizeBytes, DataType t, ReduceOp o, int root, int rank,
                  int ranks)
-    : c_(c), type_(t), op_(reduces(c) ? o : ReduceOp::kSum), root_(root), rank_(rank), ranks_(ranks) {
+    : c_(c),
+      type_(t),
+      op_(reduces(c) ? o : ReduceOp::kSum),
+      root_(root),
+      rank_(rank),
+      ranks_(ranks) {
   const size_t es = dataTypeSize(t);
   perCall_ = blockwise(c) ? static_cast<size_t>(ranks) : 1;
   callCount_ = sizeBytes / es / perCall_;
@@ -126,19 +134,27 @@ uint64_t Buffers::wrong(bool inPlace, bool rsInPlaceAtStart) {
     expected_.assign(std::max<size_t>(recvElems() * es, 1), 0);
     uint8_t* e = expected_.data();
     switch (c_) {
-      case Collective::kAllReduce: exact::fillReduced(e, k, type_, op_, n); break;
+      case Collective::kAllReduce:
+        exact::fillReduced(e, k, type_, op_, n);
+        break;
       case Collective::kReduce:
         if (r == root_) exact::fillReduced(e, k, type_, op_, n);
         break;
-      case Collective::kReduceScatter: exact::fillReduced(e, k, type_, op_, n, k * r); break;
+      case Collective::kReduceScatter:
+        exact::fillReduced(e, k, type_, op_, n, k * r);
+        break;
       case Collective::kAllGather:
         for (int b = 0; b < n; ++b) exact::fillInput(e + k * b * es, k, type_, op_, b, n);
         break;
-      case Collective::kBroadcast: exact::fillInput(e, k, type_, op_, root_, n); break;
+      case Collective::kBroadcast:
+        exact::fillInput(e, k, type_, op_, root_, n);
+        break;
       case Collective::kAllToAll:
         for (int i = 0; i < n; ++i) exact::fillInput(e + k * i * es, k, type_, op_, i, n, k * r);
         break;
-      case Collective::kSendRecv: exact::fillInput(e, k, type_, op_, (r + n - 1) % n, n); break;
+      case Collective::kSendRecv:
+        exact::fillInput(e, k, type_, op_, (r + n - 1) % n, n);
+        break;
     }
     expectedReady_ = true;
   }
@@ -152,8 +168,11 @@ uint64_t Buffers::wrong(bool inPlace, bool rsInPlaceAtStart) {
       if (inPlace && !rsInPlaceAtStart) got += k * r * es;
       break;
     case Collective::kAllGather:
-    case Collective::kAllToAll: elems = k * n; break;
-    default: break;
+    case Collective::kAllToAll:
+      elems = k * n;
+      break;
+    default:
+      break;
   }
   return exact::countMismatches(got, expected_.data(), elems, type_);
 }

@@ -12,25 +12,39 @@ namespace {
 
 MPI_Datatype mpiType(DataType t) {
   switch (t) {
-    case DataType::kInt8: return MPI_INT8_T;
-    case DataType::kUint8: return MPI_UINT8_T;
-    case DataType::kInt32: return MPI_INT32_T;
-    case DataType::kUint32: return MPI_UINT32_T;
-    case DataType::kInt64: return MPI_INT64_T;
-    case DataType::kUint64: return MPI_UINT64_T;
-    case DataType::kFloat32: return MPI_FLOAT;
-    case DataType::kFloat64: return MPI_DOUBLE;
-    default: return MPI_DATATYPE_NULL;  // no fp16 / bf16 in MPI
+    case DataType::kInt8:
+      return MPI_INT8_T;
+    case DataType::kUint8:
+      return MPI_UINT8_T;
+    case DataType::kInt32:
+      return MPI_INT32_T;
+    case DataType::kUint32:
+      return MPI_UINT32_T;
+    case DataType::kInt64:
+      return MPI_INT64_T;
+    case DataType::kUint64:
+      return MPI_UINT64_T;
+    case DataType::kFloat32:
+      return MPI_FLOAT;
+    case DataType::kFloat64:
+      return MPI_DOUBLE;
+    default:
+      return MPI_DATATYPE_NULL;  // no fp16 / bf16 in MPI
   }
 }
 
 MPI_Op mpiOp(ReduceOp o) {
   switch (o) {
-    case ReduceOp::kSum: return MPI_SUM;
-    case ReduceOp::kProd: return MPI_PROD;
-    case ReduceOp::kMin: return MPI_MIN;
-    case ReduceOp::kMax: return MPI_MAX;
-    default: return MPI_OP_NULL;  // no avg in MPI
+    case ReduceOp::kSum:
+      return MPI_SUM;
+    case ReduceOp::kProd:
+      return MPI_PROD;
+    case ReduceOp::kMin:
+      return MPI_MIN;
+    case ReduceOp::kMax:
+      return MPI_MAX;
+    default:
+      return MPI_OP_NULL;  // no avg in MPI
   }
 }
 
@@ -50,8 +64,8 @@ class MpiBackend final : public Backend {
   }
   std::string name() const override { return "mpi"; }
   bool supports(Collective c, DataType t, ReduceOp o) const override {
-    bool reduces = c == Collective::kAllReduce || c == Collective::kReduceScatter ||
-                   c == Collective::kReduce;
+    bool reduces =
+        c == Collective::kAllReduce || c == Collective::kReduceScatter || c == Collective::kReduce;
     return mpiType(t) != MPI_DATATYPE_NULL && (!reduces || mpiOp(o) != MPI_OP_NULL);
   }
   std::vector<std::string> algorithms(Collective) const override { return {"default"}; }
@@ -67,13 +81,15 @@ class MpiBackend final : public Backend {
     const void* send = c.inPlace ? MPI_IN_PLACE : c.send;
     switch (c.collective) {
       case Collective::kAllReduce:
-        return check(MPI_Allreduce(send, c.recv, count, t, mpiOp(c.op), MPI_COMM_WORLD), "MPI_Allreduce");
+        return check(MPI_Allreduce(send, c.recv, count, t, mpiOp(c.op), MPI_COMM_WORLD),
+                     "MPI_Allreduce");
       case Collective::kReduceScatter:
         // In place, MPI reads the whole input from recv and leaves the result at its start.
         return check(MPI_Reduce_scatter_block(send, c.recv, count, t, mpiOp(c.op), MPI_COMM_WORLD),
                      "MPI_Reduce_scatter_block");
       case Collective::kAllGather:
-        return check(MPI_Allgather(send, count, t, c.recv, count, t, MPI_COMM_WORLD), "MPI_Allgather");
+        return check(MPI_Allgather(send, count, t, c.recv, count, t, MPI_COMM_WORLD),
+                     "MPI_Allgather");
       case Collective::kBroadcast:
         if (rank_ == c.root && !c.inPlace && c.count > 0) {
           std::memcpy(c.recv, c.send, c.count * dataTypeSize(c.dtype));
@@ -81,10 +97,12 @@ class MpiBackend final : public Backend {
         return check(MPI_Bcast(c.recv, count, t, c.root, MPI_COMM_WORLD), "MPI_Bcast");
       case Collective::kReduce: {
         const void* s = c.inPlace && rank_ == c.root ? MPI_IN_PLACE : c.send;
-        return check(MPI_Reduce(s, c.recv, count, t, mpiOp(c.op), c.root, MPI_COMM_WORLD), "MPI_Reduce");
+        return check(MPI_Reduce(s, c.recv, count, t, mpiOp(c.op), c.root, MPI_COMM_WORLD),
+                     "MPI_Reduce");
       }
       case Collective::kAllToAll:
-        return check(MPI_Alltoall(send, count, t, c.recv, count, t, MPI_COMM_WORLD), "MPI_Alltoall");
+        return check(MPI_Alltoall(send, count, t, c.recv, count, t, MPI_COMM_WORLD),
+                     "MPI_Alltoall");
       case Collective::kSendRecv: {
         const int next = (rank_ + 1) % size_, prev = (rank_ + size_ - 1) % size_;
         return check(MPI_Sendrecv(c.send, count, t, next, 7, c.recv, count, t, prev, 7,

@@ -17,10 +17,18 @@ std::string jsonString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -65,9 +73,10 @@ void Report::printHeader() const {
   std::string transport = series_.empty() ? "" : series_[0].backend->transport();
   std::printf("# braid-bench: %d ranks, braid %s, transport %s, series: %s\n", comm_.size(),
               versionString(), transport.c_str(), labels.c_str());
-  std::printf("# %d timed iterations (time = median over iterations of the slowest rank; avg = "
-              "back-to-back mean), %d warm-ups, %d checked\n",
-              o_.iterations, o_.warmups, o_.checkIterations);
+  std::printf(
+      "# %d timed iterations (time = median over iterations of the slowest rank; avg = "
+      "back-to-back mean), %d warm-ups, %d checked\n",
+      o_.iterations, o_.warmups, o_.checkIterations);
   std::fflush(stdout);
 }
 
@@ -78,7 +87,8 @@ void Report::printColumns(Collective c) const {
   for (int place = o_.inPlaceOnly ? 1 : 0; place < 2; ++place) {
     for (const Series& s : series_) {
       char head[64];
-      std::snprintf(head, sizeof(head), "| %-46s", (s.label + (place ? " in-place" : " out-of-place")).c_str());
+      std::snprintf(head, sizeof(head), "| %-46s",
+                    (s.label + (place ? " in-place" : " out-of-place")).c_str());
       top += head;
       cols += "|  time(us)   avg(us)   algbw   busbw  #wrong ";
     }
@@ -139,22 +149,27 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
   out << "  \"version\": " << jsonString(versionString()) << ",\n";
   out << "  \"git_commit\": " << jsonString(BRAID_BENCH_COMMIT) << ",\n";
   out << "  \"features\": {\"cuda\": " << (f.cuda ? "true" : "false")
-      << ", \"ucx\": " << (f.ucx ? "true" : "false") << ", \"ibverbs\": " << (f.ibverbs ? "true" : "false")
-      << ", \"hwloc\": true, \"mpi\": " << (BRAID_BENCH_MPI ? "true" : "false") << ", \"nccl\": false},\n";
+      << ", \"ucx\": " << (f.ucx ? "true" : "false")
+      << ", \"ibverbs\": " << (f.ibverbs ? "true" : "false")
+      << ", \"hwloc\": true, \"mpi\": " << (BRAID_BENCH_MPI ? "true" : "false")
+      << ", \"nccl\": false},\n";
   std::string colls;
-  for (Collective c : o_.collectives) colls += (colls.empty() ? "" : ",") + std::string(collectiveName(c));
+  for (Collective c : o_.collectives)
+    colls += (colls.empty() ? "" : ",") + std::string(collectiveName(c));
   out << "  \"collective\": " << jsonString(colls) << ",\n";
   out << "  \"ranks\": " << comm_.size() << ",\n";
   out << "  \"command\": " << jsonString(o_.command) << ",\n";
-  out << "  \"machine\": {\"hostname\": " << jsonString(hostName()) << ", \"cpu_model\": "
-      << jsonString(cpuModel()) << ", \"cores\": " << std::thread::hardware_concurrency() << "},\n";
+  out << "  \"machine\": {\"hostname\": " << jsonString(hostName())
+      << ", \"cpu_model\": " << jsonString(cpuModel())
+      << ", \"cores\": " << std::thread::hardware_concurrency() << "},\n";
   out << "  \"environment\": {";
   bool firstEnv = true;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv = *e;
     if (kv.rfind("BRAID_", 0) != 0 || kv.rfind("BRAID_JOB_TOKEN", 0) == 0) continue;
     size_t eq = kv.find('=');
-    out << (firstEnv ? "" : ", ") << jsonString(kv.substr(0, eq)) << ": " << jsonString(kv.substr(eq + 1));
+    out << (firstEnv ? "" : ", ") << jsonString(kv.substr(0, eq)) << ": "
+        << jsonString(kv.substr(eq + 1));
     firstEnv = false;
   }
   out << "},\n";
@@ -175,14 +190,15 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
     if (!r.supported) continue;
     out << (firstRow ? "" : ",\n") << "    {\"backend\": " << jsonString(r.backend)
         << ", \"algo\": " << jsonString(r.algo) << ", \"chosen_algo\": " << jsonString(r.chosen)
-        << ", \"transport\": " << jsonString(r.transport) << ", \"collective\": "
-        << jsonString(std::string(collectiveName(r.collective))) << ", \"bytes\": " << r.bytes
-        << ", \"count\": " << r.count << ", \"dtype\": " << jsonString(std::string(toString(r.dtype)))
+        << ", \"transport\": " << jsonString(r.transport)
+        << ", \"collective\": " << jsonString(std::string(collectiveName(r.collective)))
+        << ", \"bytes\": " << r.bytes << ", \"count\": " << r.count
+        << ", \"dtype\": " << jsonString(std::string(toString(r.dtype)))
         << ", \"op\": " << jsonString(reduces(r.collective) ? std::string(toString(r.op)) : "none")
         << ", \"root\": " << r.root << ", \"inplace\": " << (r.inPlace ? "true" : "false")
         << ", \"time_us\": " << r.timeUs << ", \"time_avg_us\": " << r.avgUs
-        << ", \"algbw_gbs\": " << r.algbw << ", \"busbw_gbs\": " << r.busbw << ", \"wrong\": " << r.wrong
-        << "}";
+        << ", \"algbw_gbs\": " << r.algbw << ", \"busbw_gbs\": " << r.busbw
+        << ", \"wrong\": " << r.wrong << "}";
     firstRow = false;
   }
   out << "\n  ]\n}\n";

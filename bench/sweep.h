@@ -13,20 +13,20 @@ namespace braid::bench {
 struct Options {
   std::vector<Collective> collectives;
   size_t minBytes = 8, maxBytes = 128u << 20;
-  double factor = 2;       // -f
-  size_t increment = 0;    // -i (linear step; overrides -f when > 0)
-  int iterations = 20;     // -n
-  int warmups = 5;         // -w
-  int checkIterations = 1; // -c
+  double factor = 2;        // -f
+  size_t increment = 0;     // -i (linear step; overrides -f when > 0)
+  int iterations = 20;      // -n
+  int warmups = 5;          // -w
+  int checkIterations = 1;  // -c
   std::vector<DataType> dtypes;
   std::vector<ReduceOp> ops;
   int root = 0;
   std::vector<std::string> algos;  // "auto", names, or all of them
   bool algoAll = false;
   bool inPlaceOnly = false;
-  double minBusBw = 0;     // --min-bw
+  double minBusBw = 0;  // --min-bw
   std::string jsonPath;
-  std::string command;     // the command line, for the JSON
+  std::string command;  // the command line, for the JSON
   bool progress = true;
 };
 

@@ -18,6 +18,8 @@
 #include <tuple>
 #include <vector>
 
+#include "support/shell.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -34,26 +36,8 @@ const std::vector<std::string> kDtypes = {"int8",   "uint8", "int32", "uint32", 
                                           "uint64", "fp16",  "bf16",  "fp32",   "fp64"};
 const std::vector<std::string> kOps = {"sum", "prod", "min", "max", "avg"};
 
-struct Ran {
-  int exitCode = -1;
-  std::string output;  // stdout and stderr together
-  double seconds = 0;
-};
-
-// Runs a shell command (as tests/multiprocess_test.cc does), capturing its output.
-Ran runShell(const std::string& command) {
-  Ran r;
-  auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, got);
-  int status = pclose(p);
-  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
-}
+using braid::testing::Ran;
+using braid::testing::runShell;
 
 // braid-bench on n ranks under braid-run, rank 0's output only, with a hang bounded.
 Ran runBench(int n, const std::string& args) {

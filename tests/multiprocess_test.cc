@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "support/shell.h"
 #include "util/socket.h"
 
 extern char** environ;
@@ -34,24 +35,8 @@ std::string printfString(const char* format, ...) {
   return buf;
 }
 
-struct Ran {
-  int exitCode = -1;
-  std::string output;
-  double seconds = 0;
-};
-
-Ran runShell(const std::string& command) {
-  Ran r;
-  auto t0 = std::chrono::steady_clock::now();
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, got);
-  int status = pclose(p);
-  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
-}
+using testing::Ran;
+using testing::runShell;
 
 int workersAlive() {
   Ran r = runShell("pgrep -c -f '[b]raid-test-worker' || true");

@@ -1,15 +1,7 @@
-// The TCP store: one process runs a server thread that holds every key; ranks connect to it
-// with the job token. The server is a single poll() loop over the listening socket, a wake-up
-// eventfd and all clients, so it needs no locks; a GET for a missing key parks the client until
-// some rank sets the key. Clients keep one request in flight per connection and apply their
-// timeouts locally: a client that gives up drops that connection (the next call dials again),
-// so a late reply can never be mistaken for the answer to a later request.
-//
-// Wire format (host byte order; all ranks of a job share one architecture):
-//   request  {uint8 op; uint32 keyLen; key; uint64 valueLen; value}
-//   reply    {uint8 status; uint64 len; payload}   status 0 = ok, 1 = error (payload = message)
-// ADD's value and reply payload are an int64; CHECK's value is a list of {uint32 len; key} and
-// its reply payload one byte (1 = all keys set).
+// The TCP store's server: one process runs a server thread that holds every key; ranks connect
+// to it with the job token. The server is a single poll() loop over the listening socket, a
+// wake-up eventfd and all clients, so it needs no locks; a GET for a missing key parks the
+// client until some rank sets the key.
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -29,52 +21,13 @@
 #include "braid/store.h"
 #include "logging.h"
 #include "params.h"
+#include "tcp_store_protocol.h"
 #include "util/socket.h"
 
 namespace braid {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-enum class Op : uint8_t { kSet = 1, kGet = 2, kAdd = 3, kCheck = 4 };
-constexpr uint8_t kReplyOk = 0;
-constexpr uint8_t kReplyError = 1;
-constexpr uint64_t kStorePurpose = 1;
-constexpr size_t kMaxKeyBytes = 4096;
-constexpr uint64_t kMaxValueBytes = uint64_t{1} << 30;
-constexpr size_t kHelloBytes = 5 * sizeof(uint64_t);
-constexpr size_t kReplyHeaderBytes = 1 + sizeof(uint64_t);
-
-template <typename T>
-T loadAt(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-template <typename T>
-void append(Bytes* out, T v) {
-  const auto* p = reinterpret_cast<const uint8_t*>(&v);
-  out->insert(out->end(), p, p + sizeof(T));
-}
-
-bool parseInt64(const Bytes& b, int64_t* out) {
-  *out = 0;
-  if (b.empty()) return true;
-  const char* begin = reinterpret_cast<const char*>(b.data());
-  auto [ptr, ec] = std::from_chars(begin, begin + b.size(), *out);
-  return ec == std::errc() && ptr == begin + b.size();
-}
-
-Clock::time_point deadlineAfter(std::chrono::milliseconds timeout) {
-  constexpr auto kForever = std::chrono::hours(24 * 365 * 10);
-  if (timeout < std::chrono::milliseconds(0)) timeout = std::chrono::milliseconds(0);
-  return Clock::now() + std::min<Clock::duration>(timeout, kForever);
-}
-
-Clock::time_point defaultDeadline() {
-  auto ms = static_cast<int64_t>(params().timeoutSec * 1000.0);
-  return deadlineAfter(std::chrono::milliseconds(ms));
-}
+using namespace tcpstore;
 
 // ------------------------------------------------------------------------------------------
 // Server
@@ -464,148 +417,6 @@ void TcpStoreServerImpl::removeClosed() {
   }
 }
 
-// ------------------------------------------------------------------------------------------
-// Client
-
-class TcpStore : public Store {
- public:
-  TcpStore(std::string host, uint16_t port, uint64_t token)
-      : host_(std::move(host)), port_(port), token_(token) {}
-
-  // Dials the first connection, so that a wrong address or token fails at creation.
-  Status connect(Clock::time_point deadline) {
-    Result<net::Fd> fd = dial(deadline);
-    if (!fd.isOk()) return fd.status();
-    release(std::move(fd.value()));
-    return Status::ok();
-  }
-
-  Status set(const std::string& key, const Bytes& value) override {
-    BRAID_RETURN_IF_ERROR(checkKey(key));
-    if (value.size() > kMaxValueBytes) {
-      return invalidArgument("store value for '" + key + "' is over the 1 GiB limit");
-    }
-    Result<Bytes> r = call(Op::kSet, key, value.data(), value.size(), defaultDeadline());
-    return r.status();
-  }
-
-  Result<Bytes> get(const std::string& key, std::chrono::milliseconds timeout) override {
-    BRAID_RETURN_IF_ERROR(checkKey(key));
-    Result<Bytes> r = call(Op::kGet, key, nullptr, 0, deadlineAfter(timeout));
-    if (!r.isOk() && r.status().code() == StatusCode::kTimeout) {
-      return timeoutError("timed out after " + std::to_string(timeout.count()) +
-                          " ms waiting for store key '" + key + "' (TCP store " + where() + ")");
-    }
-    return r;
-  }
-
-  Result<int64_t> add(const std::string& key, int64_t delta) override {
-    BRAID_RETURN_IF_ERROR(checkKey(key));
-    Result<Bytes> r = call(Op::kAdd, key, reinterpret_cast<const uint8_t*>(&delta), sizeof(delta),
-                           defaultDeadline());
-    if (!r.isOk()) return r.status();
-    if (r->size() != sizeof(int64_t)) {
-      return remoteError("TCP store " + where() + " sent a malformed ADD reply");
-    }
-    return loadAt<int64_t>(r->data());
-  }
-
-  Result<bool> check(const std::vector<std::string>& keys) override {
-    Bytes list;
-    for (const auto& key : keys) {
-      BRAID_RETURN_IF_ERROR(checkKey(key));
-      append<uint32_t>(&list, static_cast<uint32_t>(key.size()));
-      list.insert(list.end(), key.begin(), key.end());
-    }
-    Result<Bytes> r = call(Op::kCheck, "", list.data(), list.size(), defaultDeadline());
-    if (!r.isOk()) return r.status();
-    if (r->size() != 1) {
-      return remoteError("TCP store " + where() + " sent a malformed CHECK reply");
-    }
-    return r->front() != 0;
-  }
-
- private:
-  // Idle connections kept for reuse; more are dialed while several threads have calls open.
-  static constexpr size_t kMaxIdle = 4;
-
-  static Status checkKey(const std::string& key) {
-    if (key.size() > kMaxKeyBytes) {
-      return invalidArgument("store key of " + std::to_string(key.size()) +
-                             " bytes is over the 4 KiB limit");
-    }
-    return Status::ok();
-  }
-
-  std::string where() const { return host_ + ":" + std::to_string(port_); }
-
-  Result<net::Fd> dial(Clock::time_point deadline) {
-    Result<net::Fd> fd = net::connectTcp(host_, port_, deadline);
-    if (!fd.isOk()) return fd.status();
-    net::Hello hello;
-    hello.purpose = kStorePurpose;
-    BRAID_RETURN_IF_ERROR(net::sendHello(fd->get(), token_, hello, deadline));
-    return fd;
-  }
-
-  Result<net::Fd> acquire(Clock::time_point deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!idle_.empty()) {
-        net::Fd fd = std::move(idle_.back());
-        idle_.pop_back();
-        return fd;
-      }
-    }
-    return dial(deadline);
-  }
-
-  void release(net::Fd fd) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(fd));
-  }
-
-  // One request and its reply on a connection of its own: calls from several threads run
-  // concurrently (a blocked get does not hold up a set). A connection that fails or times out
-  // is closed rather than reused, so a late reply can never answer a later request.
-  Result<Bytes> call(Op op, const std::string& key, const uint8_t* value, size_t valueLen,
-                     Clock::time_point deadline) {
-    Result<net::Fd> conn = acquire(deadline);
-    if (!conn.isOk()) return conn.status();
-    const int fd = conn->get();
-    Bytes header;
-    header.reserve(13 + key.size());
-    header.push_back(static_cast<uint8_t>(op));
-    append<uint32_t>(&header, static_cast<uint32_t>(key.size()));
-    header.insert(header.end(), key.begin(), key.end());
-    append<uint64_t>(&header, valueLen);
-    Status s = net::writeFull(fd, header.data(), header.size(), deadline);
-    if (s.isOk() && valueLen > 0) s = net::writeFull(fd, value, valueLen, deadline);
-    uint8_t replyHeader[kReplyHeaderBytes];
-    if (s.isOk()) s = net::readFull(fd, replyHeader, sizeof(replyHeader), deadline);
-    if (!s.isOk()) return s;
-    uint8_t status = replyHeader[0];
-    uint64_t len = loadAt<uint64_t>(replyHeader + 1);
-    if (len > kMaxValueBytes || (status != kReplyOk && status != kReplyError)) {
-      return remoteError("TCP store " + where() + " sent a malformed reply");
-    }
-    Bytes payload(static_cast<size_t>(len));
-    BRAID_RETURN_IF_ERROR(net::readFull(fd, payload.data(), payload.size(), deadline));
-    release(std::move(conn.value()));
-    if (status == kReplyError) {
-      return remoteError("TCP store " + where() + ": " +
-                         std::string(payload.begin(), payload.end()));
-    }
-    return payload;
-  }
-
-  const std::string host_;
-  const uint16_t port_;
-  const uint64_t token_;
-  std::mutex mu_;
-  std::vector<net::Fd> idle_;  // guarded by mu_
-};
-
 }  // namespace
 
 Result<std::unique_ptr<TcpStoreServer>> startTcpStoreServer(const std::string& bindHost,
@@ -629,13 +440,6 @@ Result<std::unique_ptr<TcpStoreServer>> startTcpStoreServer(const std::string& b
   BRAID_LOG(kInfo, kBoot, "TCP store listening on {}:{}", bindHost.empty() ? "0.0.0.0" : bindHost,
             boundPort.value());
   return std::unique_ptr<TcpStoreServer>(std::move(server));
-}
-
-Result<std::shared_ptr<Store>> connectTcpStore(const std::string& host, uint16_t port,
-                                               uint64_t token, std::chrono::milliseconds timeout) {
-  auto store = std::make_shared<TcpStore>(host, port, token);
-  BRAID_RETURN_IF_ERROR(store->connect(deadlineAfter(timeout)));
-  return std::shared_ptr<Store>(std::move(store));
 }
 
 }  // namespace braid
