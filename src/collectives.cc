@@ -25,10 +25,12 @@ struct Fingerprint {
   int32_t op = 0;
   int32_t root = 0;
   uint64_t count = 0;
+  int32_t algorithm = -1;  // index in algorithmRegistry(): ranks must run the same algorithm
+  int32_t reserved = 0;
 
   bool operator==(const Fingerprint&) const = default;
 };
-static_assert(sizeof(Fingerprint) == 32);
+static_assert(sizeof(Fingerprint) == 40);
 
 bool reduces(CollectiveKind k) {
   return k == CollectiveKind::kAllReduce || k == CollectiveKind::kReduceScatter ||
@@ -38,8 +40,9 @@ bool rooted(CollectiveKind k) {
   return k == CollectiveKind::kBroadcast || k == CollectiveKind::kReduce;
 }
 
-Fingerprint fingerprintOf(const OpDesc& d, uint64_t seq) {
+Fingerprint fingerprintOf(const OpDesc& d, uint64_t seq, const AlgorithmInfo& algo) {
   Fingerprint f;
+  f.algorithm = static_cast<int32_t>(&algo - algorithmRegistry().data());
   f.seq = seq;
   f.kind = static_cast<int32_t>(d.kind);
   f.dtype = d.kind == CollectiveKind::kBarrier ? 0 : static_cast<int32_t>(d.dtype);
@@ -56,6 +59,11 @@ std::string describe(const Fingerprint& f) {
     s += fmt::format(", {}", toString(static_cast<DataType>(f.dtype)));
   if (reduces(kind)) s += fmt::format(", {}", toString(static_cast<ReduceOp>(f.op)));
   if (rooted(kind)) s += fmt::format(", root={}", f.root);
+  const auto& registry = algorithmRegistry();
+  if (f.algorithm >= 0 && static_cast<size_t>(f.algorithm) < registry.size()) {
+    s += fmt::format(") with {}", registry[f.algorithm].name);
+    return s;
+  }
   return s + ")";
 }
 
@@ -67,7 +75,8 @@ uint64_t mix(uint64_t h, uint64_t v) {
 uint64_t hashOf(const Fingerprint& f) {
   uint64_t h = 0x62726169642d6670ull;
   for (uint64_t v :
-       {f.seq, uint64_t(f.kind), uint64_t(f.dtype), uint64_t(f.op), uint64_t(f.root), f.count}) {
+       {f.seq, uint64_t(f.kind), uint64_t(f.dtype), uint64_t(f.op), uint64_t(f.root), f.count,
+        uint64_t(f.algorithm)}) {
     h = mix(h, v);
   }
   return h;
@@ -152,9 +161,7 @@ Status Communicator::Impl::validate(const OpDesc& d) const {
   return Status();
 }
 
-Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d) {
-  const AlgorithmInfo& algo =
-      algorithms_.choose(d.kind, d.count * dataTypeSize(d.dtype), arenaWindow());
+Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d, const AlgorithmInfo& algo) {
   BRAID_LOG(kTrace, kColl, "{} count={} {} runs {}", toString(d.kind), d.count, toString(d.dtype),
             algo.name);
   return algo.run(ctx, d);
@@ -163,7 +170,11 @@ Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d) {
 // Runs with execMu_ held.
 Status Communicator::Impl::executeCollective(const OpDesc& d) {
   const uint64_t seq = collectiveSeq_++;
-  const Fingerprint mine = fingerprintOf(d, seq);
+  // The algorithm is part of the fingerprint: ranks configured differently (BRAID_ALGO,
+  // thresholds) must fail, not run different algorithms against each other.
+  const size_t bytes = d.kind == CollectiveKind::kBarrier ? 0 : d.count * dataTypeSize(d.dtype);
+  const AlgorithmInfo& algo = algorithms_.choose(d.kind, bytes, arenaWindow());
+  const Fingerprint mine = fingerprintOf(d, seq, algo);
   OpContext ctx(env_, d.kind, hashOf(mine), d.dtype, d.op);
   const size_t es = d.kind == CollectiveKind::kBarrier ? 0 : dataTypeSize(d.dtype);
   const auto* s = static_cast<const uint8_t*>(d.send);
@@ -172,7 +183,6 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
   Status st;
   if (size_ == 1) {
     // Nothing to exchange: results are the input.
-    size_t bytes = d.count * es;
     if (d.kind != CollectiveKind::kBarrier && bytes > 0 && s != r && r != nullptr) {
       std::memmove(r, s, bytes);
     }
@@ -210,7 +220,7 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
   if (d.kind == CollectiveKind::kBroadcast && rank_ == d.root && s != r && d.count > 0) {
     std::memcpy(r, s, d.count * es);  // the root's own result
   }
-  st = dispatch(ctx, d);
+  st = dispatch(ctx, d, algo);
   if (st.isOk()) st = ctx.wait();  // fingerprints of operations that moved no data
 
   // A fingerprint that arrived and differs explains a failure best.

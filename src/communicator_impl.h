@@ -67,7 +67,7 @@ class Communicator::Impl {
   Status execute(const OpDesc& d);  // holds execMu_
   Status executeCollective(const OpDesc& d);
   Status executePointToPoint(const OpDesc& d);
-  Status dispatch(OpContext& ctx, const OpDesc& d);
+  Status dispatch(OpContext& ctx, const OpDesc& d, const AlgorithmInfo& algo);
   void fail(const Status& status);  // marks the communicator broken and tells the peers
   void workerLoop();
 

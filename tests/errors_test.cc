@@ -116,6 +116,23 @@ TEST_P(Errors, MismatchedOrderFails) {
   EXPECT_NE(o.status[0].message().find("broadcast"), std::string::npos) << o.status[0].toString();
 }
 
+TEST_P(Errors, RanksConfiguredForDifferentAlgorithmsFailInsteadOfHanging) {
+  Outcome o = runMismatch(GetParam(), 3, [&](Communicator& comm) {
+    if (comm.rank() == 1) {
+      Status s = comm.setAlgorithm(CollectiveKind::kAllReduce, "ring");
+      if (!s.isOk()) return s;
+    }
+    std::vector<float> buf(1000, 1);
+    return comm.allReduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, ReduceOp::kSum);
+  });
+  EXPECT_LT(o.seconds, 10.0);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(o.status[r].code(), StatusCode::kRemoteError) << o.status[r].toString();
+    EXPECT_NE(o.status[r].message().find("disagree"), std::string::npos) << o.status[r].toString();
+  }
+  EXPECT_NE(o.status[1].message().find("with ring"), std::string::npos) << o.status[1].toString();
+}
+
 TEST_P(Errors, MismatchedRootDoesNotHang) {
   // Two ranks each believing they are the root of a reduce would both wait to receive.
   Outcome o = runMismatch(GetParam(), 2, [&](Communicator& comm) {
