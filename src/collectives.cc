@@ -74,9 +74,8 @@ uint64_t mix(uint64_t h, uint64_t v) {
 }
 uint64_t hashOf(const Fingerprint& f) {
   uint64_t h = 0x62726169642d6670ull;
-  for (uint64_t v :
-       {f.seq, uint64_t(f.kind), uint64_t(f.dtype), uint64_t(f.op), uint64_t(f.root), f.count,
-        uint64_t(f.algorithm)}) {
+  for (uint64_t v : {f.seq, uint64_t(f.kind), uint64_t(f.dtype), uint64_t(f.op), uint64_t(f.root),
+                     f.count, uint64_t(f.algorithm)}) {
     h = mix(h, v);
   }
   return h;
@@ -225,8 +224,13 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
 
   // A fingerprint that arrived and differs explains a failure best.
   Status mismatch = compare();
-  if (!mismatch.isOk()) return mismatch;
-  if (!st.isOk()) return st;
+  if (!mismatch.isOk()) st = mismatch;
+  if (!st.isOk()) {
+    // Tell the peers while this operation's requests still exist: a transport may still touch
+    // them (a half-written TCP frame) while it sends the error.
+    fail(st);
+    return st;
+  }
 
   if (d.op == ReduceOp::kAvg && reduces(d.kind)) {
     bool hasResult = d.kind != CollectiveKind::kReduce || rank_ == d.root;
@@ -261,6 +265,7 @@ Status Communicator::Impl::executePointToPoint(const OpDesc& d) {
         "recv with the same count and dtype, in the same order",
         st.message(), d.count, toString(d.dtype)));
   }
+  if (!st.isOk()) fail(st);  // while the requests still exist (see executeCollective)
   return st;
 }
 

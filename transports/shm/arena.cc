@@ -51,9 +51,11 @@ Status ShmArena::waitAll(int c, uint64_t value, Clock::time_point deadline,
                          const std::atomic<bool>* aborted) {
   if (reached(c, value)) return Status();
   const auto spinUntil = Clock::now() + std::chrono::microseconds(params().spinUs);
-  for (int i = 0; params().spin || Clock::now() < spinUntil; ++i) {
+  for (uint64_t i = 0; params().spin || Clock::now() < spinUntil; ++i) {
     if (reached(c, value)) return Status();
     if (i % 16 == 15) sched_yield();
+    // BRAID_SPIN never blocks: give the caller its slice back to check everything else.
+    if (i % 1024 == 1023 && Clock::now() >= deadline) break;
   }
   RankBlock* me = members_[self_].segment->block();
   for (;;) {

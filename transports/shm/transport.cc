@@ -260,16 +260,18 @@ Status ShmTransport::progressRecvs(ShmConnection& c, bool* progressed) {
   while (c.recvTail_ != head && !c.recvs_.empty()) {
     Request* r = c.recvs_.front();
     const SlotHeader* slot = c.segment_.slot(layout_, myPos_, c.recvTail_);
-    if (slot->magic != kSlotMagic || slot->kind != static_cast<uint8_t>(r->kind) ||
-        slot->seq != r->seq || slot->messageBytes != r->bytes || slot->offset != r->done ||
-        slot->length > r->bytes - r->done) {
+    // Check a private copy: the header lives in memory the peer can still write.
+    const SlotHeader h = *slot;
+    if (h.magic != kSlotMagic || h.kind != static_cast<uint8_t>(r->kind) || h.seq != r->seq ||
+        h.messageBytes != r->bytes || h.offset != r->done || h.length > r->bytes - r->done ||
+        h.length > layout_.slotBytes || (r->reduce != nullptr && h.length % r->elemSize != 0)) {
       return remoteError(fmt::format(
           "rank {} sent a message ({} bytes{}) that does not match this rank's operation "
           "({} bytes): the ranks disagree about the operation",
-          c.peer_, slot->messageBytes,
-          slot->kind != static_cast<uint8_t>(r->kind) ? ", other kind" : "", r->bytes));
+          c.peer_, h.messageBytes, h.kind != static_cast<uint8_t>(r->kind) ? ", other kind" : "",
+          r->bytes));
     }
-    size_t length = slot->length;
+    const size_t length = h.length;
     const uint8_t* data = reinterpret_cast<const uint8_t*>(slot + 1);
     if (length > 0) {
       if (r->reduce != nullptr) {
