@@ -11,8 +11,15 @@
 #include "algorithms.h"
 #include "arena_round.h"
 #include "patterns/ring.h"
+#include "stream_copy.h"
 
 namespace braid::algorithms {
+
+namespace {
+// Outputs at least this large bypass the cache on their way out (see streamCopy). Smaller ones
+// are likely still in cache when the caller reads them.
+constexpr size_t kStreamingBytes = size_t{8} << 20;
+}  // namespace
 
 Status shmTwoShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count) {
   SharedArena& a = *ctx.arena();
@@ -22,6 +29,7 @@ Status shmTwoShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, s
   size_t perRound = a.windowBytes() / es;
   if (perRound >= static_cast<size_t>(n) * 64)
     perRound -= perRound % (static_cast<size_t>(n) * 64 / es);
+  const bool streaming = count * es >= kStreamingBytes;
   for (size_t first = 0; first < count; first += perRound) {
     const size_t len = std::min(perRound, count - first);
     const uint64_t g = a.nextRound()++;
@@ -42,11 +50,17 @@ Status shmTwoShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, s
       }
     }
     finishRound(ctx, a, kRead, g);
-    // 3. Gather every slice of the result.
+    // 3. Gather every slice of the result. A large output is written past the cache: it will
+    //    not be read again during this call, and it saves reading every line before writing it.
     BRAID_RETURN_IF_ERROR(ctx.waitArena(kRead, g + 1));
     for (int m = 0; m < n; ++m) {
       size_t b = patterns::blockBegin(len, n, m) * es, c = patterns::blockCount(len, n, m) * es;
-      if (c > 0) std::memcpy(recv + first * es + b, a.result(m, half), c);
+      if (c == 0) continue;
+      if (streaming) {
+        streamCopy(recv + first * es + b, a.result(m, half), c);
+      } else {
+        std::memcpy(recv + first * es + b, a.result(m, half), c);
+      }
     }
     finishRound(ctx, a, kCopied, g);
   }
