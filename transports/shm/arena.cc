@@ -37,12 +37,7 @@ bool ShmArena::reached(int c, uint64_t value) const {
 Status ShmArena::peerTrouble() const {
   for (size_t m = 0; m < members_.size(); ++m) {
     if (static_cast<int>(m) == self_) continue;
-    const RankBlock* b = members_[m].segment->block();
-    if (b->errorSet.load(std::memory_order_acquire) != 0) {
-      size_t n = std::min<size_t>(b->errorLength, kErrorTextBytes);
-      return remoteError(
-          fmt::format("rank {} reported: {}", members_[m].rank, std::string(b->errorText, n)));
-    }
+    BRAID_RETURN_IF_ERROR(peerReport(members_[m].segment->block(), members_[m].rank));
   }
   return Status();
 }
@@ -87,8 +82,7 @@ Status ShmArena::waitAll(int c, uint64_t value, Clock::time_point deadline,
     // A peer's report explains more than the exit that may follow it.
     BRAID_RETURN_IF_ERROR(peerTrouble());
     for (const ArenaMember& m : members_) {
-      pollfd pfd{m.pidfd, POLLIN, 0};
-      if (m.pidfd >= 0 && poll(&pfd, 1, 0) > 0) {
+      if (processExited(m.pidfd)) {
         return remoteError(fmt::format("rank {} (pid {}) died", m.rank, m.pid));
       }
     }

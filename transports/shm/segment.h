@@ -7,6 +7,7 @@
 #pragma once
 
 #include <linux/futex.h>
+#include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include <cstdint>
 #include <ctime>
 #include <string>
+
+#include "braid/status.h"
 
 namespace braid::shm {
 
@@ -102,6 +105,21 @@ struct Segment {
 inline void ring(RankBlock* block) {
   block->doorbell.fetch_add(1, std::memory_order_seq_cst);
   if (block->sleeping.load(std::memory_order_seq_cst) != 0) futexWake(&block->doorbell);
+}
+
+// The error a peer published in its RankBlock, as this rank reports it (kOk if none).
+inline Status peerReport(const RankBlock* block, int rank) {
+  if (block->errorSet.load(std::memory_order_acquire) == 0) return Status();
+  size_t n = block->errorLength < kErrorTextBytes ? block->errorLength : kErrorTextBytes;
+  return remoteError("rank " + std::to_string(rank) +
+                     " reported: " + std::string(block->errorText, n));
+}
+
+// Whether the process behind a pidfd has exited (-1: never, e.g. a rank that is a thread here).
+inline bool processExited(int pidfd) {
+  if (pidfd < 0) return false;
+  pollfd pfd{pidfd, POLLIN, 0};
+  return poll(&pfd, 1, 0) > 0;
 }
 
 }  // namespace braid::shm

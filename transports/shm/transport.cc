@@ -300,12 +300,7 @@ Status ShmTransport::progressRecvs(ShmConnection& c, bool* progressed) {
 
 Status ShmTransport::checkPeerErrors() const {
   for (const ShmConnection* c : active_) {
-    const RankBlock* b = c->segment_.block();
-    if (b->errorSet.load(std::memory_order_acquire) != 0) {
-      size_t n = std::min<size_t>(b->errorLength, kErrorTextBytes);
-      return remoteError(
-          fmt::format("rank {} reported: {}", c->peer_, std::string(b->errorText, n)));
-    }
+    BRAID_RETURN_IF_ERROR(peerReport(c->segment_.block(), c->peer_));
   }
   return Status();
 }
@@ -344,9 +339,7 @@ bool ShmTransport::actionable() const {
 // drain its channel first, and report it dead only if work for it remains.
 Status ShmTransport::checkPeerLiveness() {
   for (ShmConnection* c : active_) {
-    if (c->pidfd_ < 0 || !c->busy()) continue;
-    pollfd pfd{c->pidfd_, POLLIN, 0};
-    if (poll(&pfd, 1, 0) <= 0) continue;
+    if (!c->busy() || !processExited(c->pidfd_)) continue;
     bool progressed = false;
     BRAID_RETURN_IF_ERROR(progressRecvs(*c, &progressed));
     BRAID_RETURN_IF_ERROR(progressSends(*c, &progressed));
