@@ -50,6 +50,7 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
     }
     hostIds_[r] = *h;
   }
+  topology = commTopologyFromHostIds(hostIds_);
   // A per-communicator id and secret, made by rank 0 and shared through the (authenticated)
   // store: transport connections must present the secret.
   if (rank_ == 0) {
@@ -131,8 +132,12 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
   env_.scratch = &scratch_;
   sendSeq_.assign(size_, 0);
   recvSeq_.assign(size_, 0);
-  BRAID_LOG(kInfo, kInit, "rank {}/{} on host {}: {} shm peers, {} tcp peers", rank_, size_,
-            hostId_, shmPeers.size(), tcpPeers.size());
+  const int host = topology.hostOf[rank_];
+  BRAID_LOG(
+      kInfo, kInit,
+      "rank {}/{} on host {} (host {} of {}, local rank {} of {}): {} shm peers, {} tcp peers",
+      rank_, size_, hostId_, host, topology.hosts, topology.localRankOf[rank_],
+      topology.ranksOnHost[host].size(), shmPeers.size(), tcpPeers.size());
   return Status();
 }
 

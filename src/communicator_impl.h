@@ -15,6 +15,7 @@
 #include "algorithm_choice.h"
 #include "braid/communicator.h"
 #include "op_context.h"
+#include "topology.h"
 #include "transport.h"
 #include "work_state.h"
 
@@ -58,6 +59,9 @@ class Communicator::Impl {
   }
   // The shared arena's window size, or 0 when no arena spans the communicator.
   size_t arenaWindow() const { return env_.arena != nullptr ? env_.arena->windowBytes() : 0; }
+
+  // Which ranks share a host (from the host ids exchanged at init); read-only after init.
+  CommTopology topology;
 
   // Objects that must live as long as the communicator (e.g. the TCP store server it hosts).
   std::vector<std::shared_ptr<void>> keepAlive;
