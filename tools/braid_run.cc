@@ -1,21 +1,25 @@
 // braid-run: the local launcher. Hosts the job's TCP store, starts N ranks of a command with
 // the environment they bootstrap from (BRAID_STORE_ADDR, BRAID_JOB_TOKEN, RANK, ...), and
-// supervises them until the job ends (tools/launcher.h).
+// supervises them until the job ends (tools/launcher.h). With --hosts K it spreads the ranks
+// over K simulated hosts (network namespaces of scripts/netns-cluster; tools/netns_hosts.h).
 #include <fmt/format.h>
 #include <sys/random.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "braid/store.h"
 #include "launcher.h"
+#include "netns_hosts.h"
 
 extern char** environ;
 
@@ -36,6 +40,12 @@ constexpr const char* kFooter =
 Ranks read stdin from /dev/null. Their output lines appear as "[rank] line".
 When a rank fails, the others get SIGTERM, then SIGKILL after --grace seconds; SIGINT,
 SIGTERM and SIGHUP sent to braid-run are forwarded the same way (a second one kills).
+With --hosts K, the ranks run in the network namespaces <prefix>h0..h<K-1> made by
+`scripts/netns-cluster up K` (run as root), in blocks: ranks 0..N/K-1 in h0, the next
+block in h1, ...; when K does not divide N the first N%K hosts get one rank more. Each rank
+also gets BRAID_HOST_ID=<its namespace> (namespaces share the boot id), BRAID_SOCKET_ADDR=
+<its namespace's address>, and LOCAL_RANK/LOCAL_WORLD_SIZE counted within its host; the
+store is served inside h0 at h0's address.
 Exit status: 0 when every rank exited 0; else the first failing rank's status (128+signal
 when killed), 124 on --timeout, 127 when the command cannot run, 128+signal when
 braid-run was interrupted, 2 for a bad command line, 1 when braid-run itself failed.)";
@@ -63,6 +73,8 @@ int runMain(int argc, char** argv) {
   bool rank0Only = false;
   int outputFilter = -1;
   bool verbose = false;
+  int hostCount = 0;
+  std::string netnsPrefix = "braid-";
   std::vector<std::string> extraEnv;
   app.add_option("-n,--np", np, "number of ranks to start (1..1024)")
       ->required()
@@ -80,6 +92,12 @@ int runMain(int argc, char** argv) {
   app.add_option("--env", extraEnv, "KEY=VALUE added to every rank's environment (repeatable)")
       ->allow_extra_args(false);
   app.add_flag("-v,--verbose", verbose, "report the store address, each rank's pid and exit");
+  app.add_option("--hosts", hostCount,
+                 "spread the ranks in blocks over K simulated hosts: the network namespaces "
+                 "made by scripts/netns-cluster up K (needs root)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--netns-prefix", netnsPrefix,
+                 "name prefix of the simulated hosts' namespaces (default braid-: braid-h0, ...)");
   app.prefix_command();  // the first non-option argument starts the command
   try {
     app.parse(argc, argv);
@@ -103,13 +121,19 @@ int runMain(int argc, char** argv) {
     return usageError(
         fmt::format("--output-filter {} is not a rank of 0..{}", outputFilter, np - 1));
   }
+  if (hostCount > np) {
+    return usageError(
+        fmt::format("--hosts {} needs at least {} ranks (-n {})", hostCount, hostCount, np));
+  }
+  std::set<std::string> reserved = kReservedVariables;
+  if (hostCount > 0) reserved.insert({"BRAID_HOST_ID", "BRAID_SOCKET_ADDR"});
   std::set<std::string> overridden;
   for (const std::string& kv : extraEnv) {
     std::string name = variableName(kv);
     if (kv.find('=') == std::string::npos || name.empty()) {
       return usageError("--env expects KEY=VALUE, got '" + kv + "'");
     }
-    if (kReservedVariables.count(name) > 0) {
+    if (reserved.count(name) > 0) {
       return usageError("--env cannot set " + name + ": braid-run sets it for each rank");
     }
     overridden.insert(name);
@@ -120,18 +144,35 @@ int runMain(int argc, char** argv) {
     fmt::print(stderr, "braid-run: getrandom: {}\n", std::strerror(errno));
     return launcher::kExitInternal;
   }
-  auto server = braid::startTcpStoreServer("127.0.0.1", 0, token);
+  std::vector<launcher::SimulatedHost> hosts;
+  std::string storeHost = "127.0.0.1";
+  std::unique_ptr<launcher::InNetworkNamespace> inHost0;
+  auto cannotStart = [](const braid::Status& s) {
+    fmt::print(stderr, "braid-run: {}\n", s.message());
+    return launcher::kExitInternal;
+  };
+  if (hostCount > 0) {
+    auto found = launcher::findSimulatedHosts(netnsPrefix, hostCount);
+    if (!found.isOk()) return cannotStart(found.status());
+    hosts = *found;
+    storeHost = hosts[0].address;
+    auto entered = launcher::InNetworkNamespace::enter(hosts[0].path);
+    if (!entered.isOk()) return cannotStart(entered.status());
+    inHost0 = std::move(*entered);
+  }
+  auto server = braid::startTcpStoreServer(storeHost, 0, token);
+  inHost0.reset();  // the store's socket stays in host 0; braid-run itself goes back
   if (!server.isOk()) {
     fmt::print(stderr, "braid-run: cannot start the TCP store: {}\n", server.status().toString());
     return launcher::kExitInternal;
   }
-  std::string storeAddr = fmt::format("127.0.0.1:{}", (*server)->port());
+  std::string storeAddr = fmt::format("{}:{}", storeHost, (*server)->port());
   if (verbose) fmt::print(stderr, "braid-run: TCP store at {}\n", storeAddr);
 
   std::vector<std::string> base;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string name = variableName(*e);
-    if (kReservedVariables.count(name) == 0 && overridden.count(name) == 0) base.push_back(*e);
+    if (reserved.count(name) == 0 && overridden.count(name) == 0) base.push_back(*e);
   }
   base.insert(base.end(), extraEnv.begin(), extraEnv.end());
   launcher::JobOptions options;
@@ -141,15 +182,27 @@ int runMain(int argc, char** argv) {
   options.prefix = !noPrefix;
   options.stdoutRank = outputFilter;
   options.verbose = verbose;
+  std::vector<int> hostOf = launcher::blockPlacement(np, std::max(hostCount, 1));
   for (int rank = 0; rank < np; ++rank) {
+    const int host = hostOf[rank];
+    const auto first = std::find(hostOf.begin(), hostOf.end(), host);
     std::vector<std::string> env = base;
     env.push_back("BRAID_STORE_ADDR=" + storeAddr);
     env.push_back(fmt::format("BRAID_JOB_TOKEN={:016x}", token));
     env.push_back(fmt::format("RANK={}", rank));
     env.push_back(fmt::format("WORLD_SIZE={}", np));
-    env.push_back(fmt::format("LOCAL_RANK={}", rank));
-    env.push_back(fmt::format("LOCAL_WORLD_SIZE={}", np));
+    env.push_back(fmt::format("LOCAL_RANK={}", rank - (first - hostOf.begin())));
+    env.push_back(fmt::format("LOCAL_WORLD_SIZE={}", std::count(first, hostOf.end(), host)));
     env.push_back("BRAID_RUN=1");
+    if (!hosts.empty()) {
+      if (verbose) {
+        fmt::print(stderr, "braid-run: rank {} on {} ({})\n", rank, hosts[host].name,
+                   hosts[host].address);
+      }
+      env.push_back("BRAID_HOST_ID=" + hosts[host].name);
+      env.push_back("BRAID_SOCKET_ADDR=" + hosts[host].address);
+      options.netns.push_back(hosts[host].path);
+    }
     options.envs.push_back(std::move(env));
   }
   return launcher::runJob(options);  // the store lives until here

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <map>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -113,10 +115,16 @@ std::vector<std::string> execCandidates(const std::string& argv0,
   return out;
 }
 
+// What a child that could not start the command reports through its exec-error pipe.
+struct ChildFailure {
+  enum Stage : int { kExec = 0, kNetns = 1 } stage = kExec;
+  int error = 0;
+};
+
 // The forked child, up to exec. Only async-signal-safe calls: braid-run has other threads
 // (the store server), so nothing may allocate or take a lock here.
 [[noreturn]] void execChild(pid_t parent, int stdinFd, int stdoutFd, int stderrFd, int execErrFd,
-                            const rlimit& noFile, char* const* argv, char* const* envp,
+                            int netnsFd, const rlimit& noFile, char* const* argv, char* const* envp,
                             const char* const* candidates, size_t candidateCount) {
   ::setpgid(0, 0);  // own process group: the whole rank (and its children) is signalled at once
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);                 // die with braid-run, even on its SIGKILL
@@ -126,6 +134,12 @@ std::vector<std::string> execCandidates(const std::string& argv0,
   ::dup2(stderrFd, 2);
   // Nothing else of braid-run's (store sockets, other ranks' pipes) leaks into the rank.
   ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (netnsFd >= 0 && ::setns(netnsFd, CLONE_NEWNET) != 0) {
+    ChildFailure failure{ChildFailure::kNetns, errno};
+    ssize_t ignored = ::write(execErrFd, &failure, sizeof failure);
+    (void)ignored;
+    ::_exit(kExitInternal);
+  }
   ::setrlimit(RLIMIT_NOFILE, &noFile);
   struct sigaction dfl = {};
   dfl.sa_handler = SIG_DFL;
@@ -144,7 +158,8 @@ std::vector<std::string> execCandidates(const std::string& argv0,
     }
   }
   if (sawEacces) err = EACCES;
-  ssize_t ignored = ::write(execErrFd, &err, sizeof err);
+  ChildFailure failure{ChildFailure::kExec, err};
+  ssize_t ignored = ::write(execErrFd, &failure, sizeof failure);
   (void)ignored;
   ::_exit(kExitCannotRun);
 }
@@ -181,6 +196,7 @@ class Job {
   std::unordered_map<pid_t, int> rankOfPid_;
   Fd sigFd_;
   Fd devNull_;
+  std::map<std::string, Fd> netnsFds_;  // by path, opened once for all the ranks
   rlimit childNoFile_ = {};
   int running_ = 0;
   bool shuttingDown_ = false;
@@ -199,6 +215,15 @@ bool Job::setUp() {
   if (!sigFd_.valid() || !devNull_.valid()) {
     say("cannot set up: {}", strerror(errno));
     return false;
+  }
+  for (const std::string& path : o_.netns) {
+    if (path.empty() || netnsFds_.count(path) > 0) continue;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      say("cannot open the network namespace {}: {}", path, strerror(errno));
+      return false;
+    }
+    netnsFds_.emplace(path, std::move(fd));
   }
   // Orphans of a rank (its children, once it died) are reparented to us and reaped by us,
   // so none lingers as a zombie where PID 1 does not reap.
@@ -242,6 +267,8 @@ bool Job::spawn(Rank& rank) {
     ends[i][0] = Fd(p[i][0]);
     ends[i][1] = Fd(p[i][1]);
   }
+  const std::string* netns = o_.netns.empty() ? nullptr : &o_.netns[rank.index];
+  int netnsFd = netns == nullptr || netns->empty() ? -1 : netnsFds_.at(*netns).get();
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -250,22 +277,28 @@ bool Job::spawn(Rank& rank) {
     return false;
   }
   if (pid == 0) {
-    execChild(parent, devNull_.get(), p[0][1], p[1][1], p[2][1], childNoFile_, argv.data(),
+    execChild(parent, devNull_.get(), p[0][1], p[1][1], p[2][1], netnsFd, childNoFile_, argv.data(),
               envp.data(), candidatePtrs.data(), candidatePtrs.size());
   }
   ::setpgid(pid, pid);  // also done by the child; whichever runs first wins the race
   for (auto& e : ends) e[1].reset();
-  int err = 0;
+  ChildFailure failure;
   ssize_t n;
   do {
-    n = ::read(ends[2][0].get(), &err, sizeof err);  // EOF = exec succeeded
+    n = ::read(ends[2][0].get(), &failure, sizeof failure);  // EOF = exec succeeded
   } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof err)) {
+  if (n == static_cast<ssize_t>(sizeof failure)) {
     int status;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    say("cannot run '{}': {}", o_.argv[0], strerror(err));
-    shutdown(kExitCannotRun, SIGTERM);
+    if (failure.stage == ChildFailure::kNetns) {
+      say("cannot start rank {} in the network namespace {}: {}", rank.index, *netns,
+          strerror(failure.error));
+      shutdown(kExitInternal, SIGTERM);
+    } else {
+      say("cannot run '{}': {}", o_.argv[0], strerror(failure.error));
+      shutdown(kExitCannotRun, SIGTERM);
+    }
     return false;
   }
   rank.pid = pid;
@@ -467,6 +500,10 @@ int Job::run() {
   if (o_.argv.empty() || o_.envs.empty()) {
     say("nothing to run");
     return kExitUsage;
+  }
+  if (!o_.netns.empty() && o_.netns.size() != o_.envs.size()) {
+    say("internal: {} network namespaces for {} ranks", o_.netns.size(), o_.envs.size());
+    return kExitInternal;
   }
   if (!setUp()) return kExitInternal;
   ranks_.resize(o_.envs.size());

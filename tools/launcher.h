@@ -20,6 +20,9 @@ struct JobOptions {
   std::vector<std::string> argv;
   // One complete environment ("KEY=VALUE" strings) per rank; its size is the number of ranks.
   std::vector<std::vector<std::string>> envs;
+  // Empty, or one entry per rank: a network namespace file (/run/netns/NAME) the rank enters
+  // with setns(2) before exec ("" = braid-run's own). braid-run --hosts uses it.
+  std::vector<std::string> netns;
   double graceSec = 5.0;    // between SIGTERM and SIGKILL when the job is torn down
   double timeoutSec = 0.0;  // 0 = no limit
   bool prefix = true;       // prefix each output line with "[rank] "
