@@ -377,7 +377,7 @@ TEST(BraidRun, HelpDocumentsEveryOption) {
   RunResult r = runBraid({"--help"});
   EXPECT_EQ(r.exitCode(), 0);
   for (const char* option : {"--np", "--grace", "--timeout", "--no-prefix", "--env", "--verbose",
-                             "--output-filter", "--rank0-only"}) {
+                             "--output-filter", "--rank0-only", "--hosts", "--netns-prefix"}) {
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
   }
 }
