@@ -79,10 +79,11 @@ class Cluster {
   std::string address(int host) const { return "10.77.0." + std::to_string(host + 1); }
 
   // braid-run -n ranks spread over every host of the cluster; output of all ranks.
-  Ran run(int ranks, const std::string& command, const std::string& env = "") const {
+  Ran run(int ranks, const std::string& command, const std::string& env = "",
+          const std::string& runOptions = "") const {
     return runShell(env + " BRAID_TIMEOUT=60 " + kRun + " --hosts " + std::to_string(hosts_) +
                     " --netns-prefix " + prefix_ + " -n " + std::to_string(ranks) +
-                    " --timeout 90 --grace 20 -- " + command);
+                    " --timeout 90 --grace 20 " + runOptions + " -- " + command);
   }
 
  private:
@@ -210,7 +211,8 @@ TEST_F(Netns, KillARankAcrossHosts) {
   Cluster cluster(2);
   ASSERT_EQ(cluster.up().exitCode, 0) << cluster.up().output;
   // Rank 2 (on h1) kills itself at iteration 3; the survivors on both hosts must name it.
-  Ran r = cluster.run(4, kWorker + " kill 2 3");
+  std::string mark = "BRAID_TEST_MARK=netns-kill-" + std::to_string(::getpid());
+  Ran r = cluster.run(4, kWorker + " kill 2 3", "", "--env " + mark);
   EXPECT_NE(r.exitCode, 0) << r.output;
   EXPECT_TRUE(has(r.output, "signal 9")) << r.output;
   for (int rank : {0, 1, 3}) {
@@ -221,6 +223,7 @@ TEST_F(Netns, KillARankAcrossHosts) {
     EXPECT_TRUE(has(line, "rank 2")) << line;
   }
   EXPECT_LT(r.seconds, 30.0) << r.output;  // promptly, not after BRAID_TIMEOUT (60 s)
+  EXPECT_EQ(testing::processesWithEnvironment(mark), 0) << "ranks left behind";
 }
 
 TEST_F(Netns, WrongJobTokenIsRefusedAcrossHosts) {

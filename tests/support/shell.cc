@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 namespace braid::testing {
 
@@ -20,6 +21,12 @@ Ran runShell(const std::string& command) {
   r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+int processesWithEnvironment(const std::string& assignment) {
+  // environ is NUL-separated: match the whole entry, not a prefix of a longer value.
+  Ran r = runShell("grep -l -s -a -z -x -F '" + assignment + "' /proc/[0-9]*/environ | wc -l");
+  return std::atoi(r.output.c_str());
 }
 
 }  // namespace braid::testing

@@ -13,4 +13,9 @@ struct Ran {
 
 Ran runShell(const std::string& command);
 
+// How many processes have `assignment` ("KEY=VALUE") in their environment. Tests mark the
+// processes they start this way (braid-run --env) to count their own leftovers only, not those
+// of tests running in parallel.
+int processesWithEnvironment(const std::string& assignment);
+
 }  // namespace braid::testing
