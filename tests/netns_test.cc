@@ -155,6 +155,17 @@ TEST_F(Netns, RanksRunInBlocksInTheirHostsNamespace) {
   EXPECT_EQ(seen, 7) << r.output;
   EXPECT_NE(netnsOf[0], netnsOf[1]);
   EXPECT_NE(netnsOf[1], netnsOf[2]);
+
+  // braid-info --topology joins the job and rank 0 prints the same layout and each host's view.
+  r = cluster.run(7, kBin + "/tools/braid-info --topology");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  for (const std::string& text :
+       {std::string("job: 7 ranks on 3 host(s) (not the same number of ranks on each)"),
+        std::string("host 0: 3 rank(s)"), std::string("host 2: 2 rank(s)"),
+        std::string("rank 4 (local 1)"), std::string("rank 5 (local 0)"),
+        "host " + cluster.prefix() + "h2", "eth0         " + cluster.address(2)}) {
+    EXPECT_TRUE(has(r.output, text)) << text << "\n" << r.output;
+  }
 }
 
 TEST_F(Netns, TwoHostsFourRanksRunTheCollectives) {
