@@ -129,6 +129,17 @@ TEST(BraidTrain, TwoRanksMatchOneRankWithAndWithoutZero) {
   runShell("rm -rf " + dir);
 }
 
+TEST(BraidTrain, DeterministicRunsAreBitwiseEqual) {
+  std::string dir = tempDir();
+  std::string args = kSmall + " --steps 10 --deterministic 2 --log " + dir;
+  Ran one = runShell(args + "/one.jsonl");
+  ASSERT_EQ(one.exitCode, 0) << one.output;
+  Ran two = runShell("BRAID_TIMEOUT=60 " + kRun + " -n 2 " + args + "/two.jsonl");
+  ASSERT_EQ(two.exitCode, 0) << two.output;
+  expectClose(losses(dir + "/one.jsonl"), losses(dir + "/two.jsonl"), 0);
+  runShell("rm -rf " + dir);
+}
+
 TEST(BraidTrain, ResumeAfterKillNineEqualsAnUninterruptedRun) {
   std::string dir = tempDir();
   std::string run = "BRAID_TIMEOUT=60 " + kRun + " -n 2 " + kSmall + " --steps 40 ";

@@ -224,6 +224,30 @@ TEST(Train, LocalSgdAveragesEveryKSteps) {
   expectSameLosses(localOne[0], plainOne[0], 0);
 }
 
+TEST(Train, DeterministicShardsAreBitwiseEqualOnAnyNumberOfRanks) {
+  TrainOptions o = smallRun();
+  o.deterministic = 6;
+  o.evalEvery = 4;
+  auto one = runOn(1, o);
+  for (int n : {2, 3}) {
+    auto many = runOn(n, o);
+    expectSameLosses(one[0], many[0], 0);
+    int evaluated = 0;
+    for (size_t i = 0; i < one[0].steps.size(); ++i) {
+      if (std::isnan(one[0].steps[i].val)) continue;
+      EXPECT_EQ(one[0].steps[i].val, many[0].steps[i].val) << i;
+      ++evaluated;
+    }
+    EXPECT_EQ(evaluated, 2);
+    size_t P = one[0].model->numParams();
+    for (size_t i = 0; i < P; ++i)
+      ASSERT_EQ(one[0].model->params()[i], many[n - 1].model->params()[i]) << n << " " << i;
+  }
+  o.zero = 1;
+  auto zero = runOn(2, o);
+  expectSameLosses(one[0], zero[0], 0);
+}
+
 class Resume : public ::testing::TestWithParam<int> {};  // 0 allReduce, 1 ZeRO-1, 2 local SGD
 
 TEST_P(Resume, ContinuesExactlyLikeAnUninterruptedRun) {

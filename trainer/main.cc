@@ -131,6 +131,12 @@ int main(int argc, char** argv) {
                  "in MB (default 1)")
       ->check(CLI::Range(1e-6, 1e6))
       ->group(g);
+  app.add_option("--deterministic", o.deterministic,
+                 "S > 0: compute each batch as S fixed shards summed in a fixed order, so runs "
+                 "on any number of ranks dividing S give bitwise-equal losses (same --threads); "
+                 "costs an allGather of S gradients; 0 = off (default 0)")
+      ->check(CLI::Range(0, 1 << 16))
+      ->group(g);
   app.add_option("--threads", o.threads,
                  "compute threads per rank (default: cores / local "
                  "ranks)")
@@ -149,7 +155,7 @@ int main(int argc, char** argv) {
       ->group(g);
   app.add_option("--sample-every", o.sampleEvery,
                  "generate text every N steps and at the "
-                 "end; 0 = never (default 0)")
+                 "end (byte tokenizer only); 0 = never (default 0)")
       ->check(CLI::Range(0, 1 << 30))
       ->group(g);
   app.add_option("--sample-tokens", o.sampleTokens, "tokens per sample (default 200)")

@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "ddp.h"
+#include "deterministic.h"
 #include "plan.h"
 #include "progress.h"
 #include "sample.h"
@@ -39,7 +40,10 @@ class Trainer {
   bool local() const { return o_.syncEvery > 0; }
   Status init();
   Result<StepRecord> step(int s);
-  void drawBatch();
+  std::vector<size_t> drawWindows();
+  void fillBatch(const std::vector<size_t>& starts, int offset, int count);
+  double localGradients();
+  Result<double> shardedGradients();
   Result<double> weightedSum(double mine);
   Result<double> evaluate();
   std::string identity() const;
@@ -56,6 +60,7 @@ class Trainer {
   std::unique_ptr<AdamW> adam_;
   std::unique_ptr<GradientSync> gradSync_;
   std::unique_ptr<ZeroSync> zeroSync_;
+  std::unique_ptr<ShardedGradients> sharded_;
   std::unique_ptr<DistributedSampler> sampler_;
   LrSchedule schedule_;
   BatchShare share_;
@@ -90,11 +95,13 @@ Status Trainer::init() {
   model_ = o_.makeModel(config, o_.seed, o_.threads);
   size_t P = model_->numParams();
   size_t begin = 0, end = P;
+  if (o_.deterministic > 0)
+    sharded_ = std::make_unique<ShardedGradients>(comm_, o_.deterministic, P, &stats_);
   if (o_.zero == 1) {
     zeroSync_ = std::make_unique<ZeroSync>(comm_, P, &stats_);
     begin = zeroSync_->shard().begin;
     end = zeroSync_->shard().end;
-  } else if (!local()) {
+  } else if (!local() && !sharded_) {
     gradSync_ = std::make_unique<GradientSync>(comm_, model_->tensors(), model_->grads(),
                                                static_cast<size_t>(o_.firstBucketMb * 1e6),
                                                static_cast<size_t>(o_.bucketMb * 1e6), &stats_);
@@ -114,16 +121,64 @@ Status Trainer::init() {
   return Status::ok();
 }
 
-void Trainer::drawBatch() {
-  x_.resize(static_cast<size_t>(share_.count) * T_);
+// The start offsets of the next global batch of windows (the same on every rank).
+std::vector<size_t> Trainer::drawWindows() {
+  std::vector<size_t> starts(o_.batch);
+  for (size_t& start : starts) start = sampler_->next();
+  return starts;
+}
+
+// x_, y_ = windows [offset, offset + count) of starts.
+void Trainer::fillBatch(const std::vector<size_t>& starts, int offset, int count) {
+  x_.resize(static_cast<size_t>(count) * T_);
   y_.resize(x_.size());
-  for (int i = 0; i < o_.batch; ++i) {
-    size_t start = sampler_->next();
-    int k = i - share_.offset;
-    if (k < 0 || k >= share_.count) continue;
+  for (int k = 0; k < count; ++k) {
+    size_t start = starts[offset + k];
     std::copy_n(train_.begin() + start, T_, x_.begin() + static_cast<size_t>(k) * T_);
     std::copy_n(train_.begin() + start + 1, T_, y_.begin() + static_cast<size_t>(k) * T_);
   }
+}
+
+// This rank's share of every micro-batch; the last backward starts the bucket allReduces.
+// Returns this rank's mean loss.
+double Trainer::localGradients() {
+  // Local SGD steps on this rank's own mean gradient; otherwise each rank's mean gradient is
+  // weighted by its share of the batch so that the sum over ranks is the global mean.
+  float scale = static_cast<float>((local() ? 1.0 : share_.weight) / o_.accum);
+  double loss = 0;
+  for (int micro = 0; micro < o_.accum; ++micro) {
+    fillBatch(drawWindows(), share_.offset, share_.count);
+    loss += model_->forward(x_.data(), y_.data(), share_.count, T_) / double(o_.accum);
+    if (micro == o_.accum - 1 && gradSync_) {
+      gradSync_->begin();
+      model_->backward(scale, [&](int t) { gradSync_->gradReady(t); });
+    } else {
+      model_->backward(scale, [](int) {});
+    }
+  }
+  return loss;
+}
+
+// --deterministic: each of this rank's shards separately (over every micro-step), then the
+// fixed-order sum of all shards. Returns the global loss; grads() holds the global gradient.
+Result<double> Trainer::shardedGradients() {
+  std::vector<std::vector<size_t>> micro(o_.accum);
+  for (auto& starts : micro) starts = drawWindows();
+  std::vector<double> losses;
+  for (int j = 0; j < sharded_->shardsHere(); ++j) {
+    BatchShare sh = batchShare(o_.batch, sharded_->firstShard() + j, sharded_->shards());
+    model_->zeroGrad();
+    double loss = 0;
+    for (const auto& starts : micro) {
+      fillBatch(starts, sh.offset, sh.count);
+      loss += model_->forward(x_.data(), y_.data(), sh.count, T_) / double(o_.accum);
+      model_->backward(static_cast<float>(sh.weight / o_.accum), [](int) {});
+    }
+    std::copy_n(model_->grads(), model_->numParams(), sharded_->slot(j));
+    losses.push_back(loss * sh.weight);
+  }
+  BRAID_RETURN_IF_ERROR(sharded_->reduce(model_->grads()));
+  return sharded_->reduce(losses);
 }
 
 // sum over ranks of share weight * mine (the global mean of per-rank means).
@@ -147,32 +202,25 @@ Result<StepRecord> Trainer::step(int s) {
   float* grads = model_->grads();
   size_t P = model_->numParams();
   model_->zeroGrad();
-  // Local SGD steps on this rank's own mean gradient; otherwise each rank's mean gradient is
-  // weighted by its share of the batch so that the sum over ranks is the global mean.
-  float scale = static_cast<float>((local() ? 1.0 : share_.weight) / o_.accum);
-  double loss = 0;
-  auto noop = [](int) {};
-  for (int micro = 0; micro < o_.accum; ++micro) {
-    drawBatch();
-    loss += model_->forward(x_.data(), y_.data(), share_.count, T_) / double(o_.accum);
-    if (micro == o_.accum - 1 && gradSync_) {
-      gradSync_->begin();
-      model_->backward(scale, [&](int t) { gradSync_->gradReady(t); });
-    } else {
-      model_->backward(scale, noop);
-    }
-  }
-  double norm = 0;
-  if (gradSync_) {
-    BRAID_RETURN_IF_ERROR(gradSync_->finish());
+  double loss = 0, norm = 0;
+  if (sharded_) {
+    auto global = shardedGradients();
+    if (!global.isOk()) return global.status();
+    r.loss = *global;
     norm = gradNorm(grads, P);
-  } else if (zeroSync_) {
-    BRAID_RETURN_IF_ERROR(zeroSync_->reduceScatter(grads));
-    auto sq = zeroSync_->globalSquaredNorm(grads);
-    if (!sq.isOk()) return sq.status();
-    norm = std::sqrt(*sq);
   } else {
-    norm = gradNorm(grads, P);
+    loss = localGradients();
+    if (gradSync_) {
+      BRAID_RETURN_IF_ERROR(gradSync_->finish());
+      norm = gradNorm(grads, P);
+    } else if (zeroSync_) {
+      BRAID_RETURN_IF_ERROR(zeroSync_->reduceScatter(grads));
+      auto sq = zeroSync_->globalSquaredNorm(grads);
+      if (!sq.isOk()) return sq.status();
+      norm = std::sqrt(*sq);
+    } else {
+      norm = gradNorm(grads, P);  // local SGD: this rank's own
+    }
   }
   r.gradNorm = norm;
   if (o_.clip > 0 && norm > o_.clip) {
@@ -184,12 +232,12 @@ Result<StepRecord> Trainer::step(int s) {
   r.synced = !local() || (s + 1) % o_.syncEvery == 0 || s + 1 == o_.steps;
   if (local() && r.synced)
     BRAID_RETURN_IF_ERROR(averageParams(comm_, params, P, share_.weight, &stats_));
-  if (r.synced) {
+  if (!sharded_ && r.synced) {
     auto global = weightedSum(loss);
     if (!global.isOk()) return global.status();
     r.loss = *global;
-  } else {
-    r.loss = loss;
+  } else if (!sharded_) {
+    r.loss = loss;  // local SGD between averagings: this rank's own
   }
   double seconds = since(t0);
   r.tokensPerSecond = double(o_.batch) * o_.accum * T_ / std::max(seconds, 1e-9);
@@ -198,25 +246,34 @@ Result<StepRecord> Trainer::step(int s) {
   return r;
 }
 
-// Mean loss over up to evalBatches * batch validation windows, split across ranks.
+// Mean loss over up to evalBatches * batch validation windows, split across ranks (under
+// --deterministic: across the fixed shards, summed in the fixed order).
 Result<double> Trainer::evaluate() {
   size_t windows = std::min<size_t>(size_t(o_.evalBatches) * o_.batch, (val_.size() - 1) / T_);
-  BatchShare mine = batchShare(static_cast<int>(windows), rank_, ranks_);
-  int chunk = std::max(1, share_.count);
-  double sum = 0;
+  int units = sharded_ ? sharded_->shards() : ranks_;
+  int first = sharded_ ? sharded_->firstShard() : rank_;
+  int here = sharded_ ? sharded_->shardsHere() : 1;
+  int chunk = std::max(1, batchShare(o_.batch, first, units).count);
+  std::vector<double> parts;
   std::vector<int32_t> x, y;
-  for (int done = 0; done < mine.count; done += chunk) {
-    int b = std::min(chunk, mine.count - done);
-    x.resize(size_t(b) * T_);
-    y.resize(x.size());
-    for (int i = 0; i < b; ++i) {
-      size_t start = size_t(mine.offset + done + i) * T_;
-      std::copy_n(val_.begin() + start, T_, x.begin() + size_t(i) * T_);
-      std::copy_n(val_.begin() + start + 1, T_, y.begin() + size_t(i) * T_);
+  for (int u = first; u < first + here; ++u) {
+    BatchShare mine = batchShare(static_cast<int>(windows), u, units);
+    double sum = 0;
+    for (int done = 0; done < mine.count; done += chunk) {
+      int b = std::min(chunk, mine.count - done);
+      x.resize(size_t(b) * T_);
+      y.resize(x.size());
+      for (int i = 0; i < b; ++i) {
+        size_t start = size_t(mine.offset + done + i) * T_;
+        std::copy_n(val_.begin() + start, T_, x.begin() + size_t(i) * T_);
+        std::copy_n(val_.begin() + start + 1, T_, y.begin() + size_t(i) * T_);
+      }
+      sum += double(model_->forward(x.data(), y.data(), b, T_)) * b;
     }
-    sum += double(model_->forward(x.data(), y.data(), b, T_)) * b;
+    parts.push_back(windows > 0 ? sum / double(windows) : 0.0);
   }
-  double v = windows > 0 ? sum / double(windows) : 0.0;
+  if (sharded_) return sharded_->reduce(parts);
+  double v = parts[0];
   ++stats_.collectives;
   Status st = comm_.allReduce(&v, &v, 1, DataType::kFloat64, ReduceOp::kSum);
   if (!st.isOk()) return st;
@@ -359,7 +416,7 @@ Result<TrainResult> Trainer::run() {
         std::fflush(stdout);
       }
       if (log_) log_->step(rec);
-      if (o_.sampleEvery > 0 && ((s + 1) % o_.sampleEvery == 0 || last)) {
+      if (o_.sampleEvery > 0 && vocab_ == 256 && ((s + 1) % o_.sampleEvery == 0 || last)) {
         result.lastSample = generate(*model_, o_.prompt, o_.sampleTokens, o_.temperature, rng_);
         std::printf("sample after step %d:\n%s%s\n", s + 1, printable(o_.prompt).c_str(),
                     printable(result.lastSample).c_str());

@@ -39,6 +39,9 @@ struct TrainOptions {
   int zero = 0;       // 0 or 1
   int syncEvery = 0;  // > 0: local SGD, parameters averaged every syncEvery steps
   double bucketMb = 25, firstBucketMb = 1;
+  // > 0: compute the batch as this many fixed shards summed in a fixed order, so runs on any
+  // number of ranks dividing it are bitwise equal (deterministic.h).
+  int deterministic = 0;
   double valFraction = 0.1;
   int evalEvery = 0, evalBatches = 8;
   int sampleEvery = 0, sampleTokens = 200;
