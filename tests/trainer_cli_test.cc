@@ -101,7 +101,8 @@ TEST(BraidTrain, UsageErrorsAreOneLineAndExitTwo) {
        {std::string("--data " + readme + " --bogus"), std::string("--data /nonexistent/corpus.txt"),
         std::string("--data " + readme + " --heads 3 --width 16"),
         std::string("--data " + readme + " --zero 2"), std::string("--steps 10"),
-        std::string("--data " + readme + " --resume")}) {
+        std::string("--data " + readme + " --resume"),
+        std::string("--data " + readme + " --deterministic 3 --batch 2")}) {
     Ran r = runShell(kTrain + " " + args);
     EXPECT_EQ(r.exitCode, 2) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;

@@ -210,17 +210,6 @@ int main(int argc, char** argv) {
   auto comm = connect();
   if (!comm.isOk()) return fail(1, comm.status().toString());
   Communicator& c = **comm;
-  if (c.rank() == 0) {
-    std::printf(
-        "braid-train: %d rank(s) x %d thread(s), %s: %zu tokens, vocab %d; %d layers, "
-        "%d heads, width %d, context %d; batch %d x accum %d; %s\n",
-        c.size(), o.threads, data.c_str(), tokens->tokens.size(), tokens->vocab, o.model.layers,
-        o.model.heads, o.model.width, o.model.context, o.batch, o.accum,
-        o.zero        ? "ZeRO-1"
-        : o.syncEvery ? ("local SGD, sync every " + std::to_string(o.syncEvery)).c_str()
-                      : "allReduce");
-    std::fflush(stdout);
-  }
   auto result = train(c, o, tokens->tokens, tokens->vocab);
   if (!result.isOk()) {
     const Status& s = result.status();

@@ -80,16 +80,20 @@ Status Trainer::init() {
   if (o_.zero != 0 && o_.zero != 1) return invalidArgument("--zero must be 0 or 1");
   if (o_.zero == 1 && local())
     return invalidArgument("--zero 1 and --sync-every exclude each other");
+  if (o_.deterministic > 0 &&
+      (local() || o_.deterministic % ranks_ != 0 || o_.batch < o_.deterministic))
+    return invalidArgument("--deterministic " + std::to_string(o_.deterministic) +
+                           " needs a multiple of the " + std::to_string(ranks_) +
+                           " ranks, at most --batch, and no --sync-every");
   if (train_.size() < static_cast<size_t>(T_) + 2 || val_.size() < static_cast<size_t>(T_) + 2)
     return invalidArgument("the data is too short for context " + std::to_string(T_) + " (train " +
                            std::to_string(train_.size()) + ", val " + std::to_string(val_.size()) +
                            " tokens)");
-  for (int32_t t : train_)
-    if (t < 0 || t >= vocab_)
-      return invalidArgument("token " + std::to_string(t) + " outside the vocabulary");
-  for (int32_t t : val_)
-    if (t < 0 || t >= vocab_)
-      return invalidArgument("token " + std::to_string(t) + " outside the vocabulary");
+  for (const auto* part : {&train_, &val_})
+    for (int32_t t : *part)
+      if (t < 0 || t >= vocab_)
+        return invalidArgument("token " + std::to_string(t) + " outside the vocabulary of " +
+                               std::to_string(vocab_));
   ModelConfig config = mc;
   config.vocab = vocab_;
   model_ = o_.makeModel(config, o_.seed, o_.threads);
@@ -393,6 +397,20 @@ Status Trainer::loadCheckpoint() {
 
 Result<TrainResult> Trainer::run() {
   BRAID_RETURN_IF_ERROR(init());
+  if (rank_ == 0) {
+    const ModelConfig& m = o_.model;
+    std::string mode = o_.zero   ? "ZeRO-1"
+                       : local() ? "local SGD, averaging every " + std::to_string(o_.syncEvery)
+                                 : "allReduce";
+    if (sharded_) mode += ", deterministic over " + std::to_string(o_.deterministic) + " shards";
+    std::printf(
+        "braid-train: %d rank(s) x %d thread(s); %zu parameters (%d layers, %d heads, "
+        "width %d, context %d, vocab %d); %zu train / %zu val tokens; batch %d x accum "
+        "%d; %s\n",
+        ranks_, o_.threads, model_->numParams(), m.layers, m.heads, m.width, m.context, vocab_,
+        train_.size(), val_.size(), o_.batch, o_.accum, mode.c_str());
+    std::fflush(stdout);
+  }
   TrainResult result;
   result.firstStep = startStep_;
   auto t0 = Clock::now();
