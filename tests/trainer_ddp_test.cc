@@ -283,5 +283,27 @@ TEST_P(Resume, ContinuesExactlyLikeAnUninterruptedRun) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, Resume, ::testing::Values(0, 1, 2));
 
+// Rank 0 gathers ZeRO-1 shards into one file: it resumes on another number of ranks and mode.
+TEST(Checkpoint, ZeroCheckpointResumesOnOtherRanksWithoutZero) {
+  TrainOptions o = smallRun();
+  o.steps = 10;
+  auto full = runOn(1, o);
+  char dir[] = "/tmp/braid-resume-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  o.checkpointDir = dir;
+  o.checkpointEvery = 6;  // the only checkpoint: after step 6
+  o.zero = 1;
+  runOn(2, o);
+  o.zero = 0;
+  o.resume = true;
+  auto resumed = runOn(3, o);
+  ASSERT_EQ(resumed[0].firstStep, 6);
+  for (size_t i = 0; i < resumed[0].steps.size(); ++i) {
+    double a = resumed[0].steps[i].loss, b = full[0].steps[6 + i].loss;
+    EXPECT_LE(std::abs(a - b), 1e-5 * std::abs(b)) << i;
+  }
+  std::system(("rm -rf " + std::string(dir)).c_str());
+}
+
 }  // namespace
 }  // namespace braid::train
