@@ -2,7 +2,9 @@
 // bucket allReduces with backward, the sum of weighted gradients, and whole training runs that
 // must not depend on the number of ranks (allReduce, ZeRO-1, uneven shares, accumulation),
 // local SGD, and checkpoint/resume. The model is makeTestModel() below.
+#include <dirent.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include <mutex>
 #include <numeric>
 
+#include "checkpoint.h"
 #include "ddp.h"
 #include "plan.h"
 #include "support/ranks.h"
@@ -282,6 +285,46 @@ TEST_P(Resume, ContinuesExactlyLikeAnUninterruptedRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Resume, ::testing::Values(0, 1, 2));
+
+TEST(Checkpoint, FilesKeepTheLastTwoAndCheckThemselves) {
+  char dir[] = "/tmp/braid-ckpt-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::vector<float> data = {1.5f, -2.0f, 3.25f};
+  for (uint64_t step : {10, 20, 30}) {
+    CheckpointHeader h;
+    h.step = step;
+    h.numParams = data.size();
+    h.identity = "test";
+    h.rngState = "rng " + std::to_string(step);
+    auto w = CheckpointWriter::create(dir, h);
+    ASSERT_TRUE(w.isOk()) << w.status().toString();
+    ASSERT_TRUE((*w)->append(data.data(), data.size()).isOk());
+    ASSERT_TRUE((*w)->commit().isOk());
+  }
+  std::vector<std::string> names;
+  DIR* d = opendir(dir);
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"latest", "step-00000020.ckpt", "step-00000030.ckpt"}));
+  auto r = CheckpointReader::openLatest(dir);
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ((*r)->header().step, 30u);
+  EXPECT_EQ((*r)->header().rngState, "rng 30");
+  std::vector<float> back(3);
+  ASSERT_TRUE((*r)->read(back.data(), 3).isOk());
+  EXPECT_EQ(back, data);
+  EXPECT_TRUE((*r)->finish().isOk());
+  // Truncated: an error naming the file.
+  std::string path = std::string(dir) + "/step-00000030.ckpt";
+  ASSERT_EQ(truncate(path.c_str(), 60), 0);
+  auto t = CheckpointReader::openLatest(dir);
+  ASSERT_FALSE(t.isOk());
+  EXPECT_NE(t.status().message().find(path), std::string::npos) << t.status().toString();
+  std::system(("rm -rf " + std::string(dir)).c_str());
+}
 
 // Rank 0 gathers ZeRO-1 shards into one file: it resumes on another number of ranks and mode.
 TEST(Checkpoint, ZeroCheckpointResumesOnOtherRanksWithoutZero) {

@@ -59,14 +59,19 @@ std::string stepName(uint64_t step) {
   return buf;
 }
 
-// Removes checkpoints other than the newest two (names sort by step).
+// Removes checkpoints other than the newest two (names sort by step), and temporary files that
+// a crash during an earlier save left behind.
 void pruneOld(const std::string& dir) {
   std::vector<std::string> names;
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
       std::string n = e->d_name;
-      if (n.rfind("step-", 0) == 0 && n.size() > 5 && n.substr(n.size() - 5) == ".ckpt")
-        names.push_back(n);
+      auto endsWith = [&](const std::string& suffix) {
+        return n.size() >= suffix.size() &&
+               n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+      };
+      if (n.rfind("step-", 0) == 0 && endsWith(".ckpt")) names.push_back(n);
+      if (n.rfind(".step-", 0) == 0 && endsWith(".ckpt.tmp")) ::unlink((dir + "/" + n).c_str());
     }
     ::closedir(d);
   }
