@@ -186,8 +186,10 @@ Status OpContext::waitUntil(const Request* target) {
       continue;
     }
     // Block in the transports that have work queued.
+    // (Stops once every transport is found: an operation may have thousands of requests queued.)
     std::vector<Transport*> waiting;
-    for (size_t i = firstPending_; i < requests_.size(); ++i) {
+    for (size_t i = firstPending_; i < requests_.size() && waiting.size() < env_.transports.size();
+         ++i) {
       const Request& r = requests_[i];
       if (r.complete) continue;
       Transport* t = env_.transportOf[r.peer];
