@@ -29,61 +29,69 @@ struct CpuSum {
   size_t count;
 };
 
+// One chunk of one tree: bytes at offset off of every buffer, len elements.
+struct Chunk {
+  size_t off, bytes, len;
+};
+
+// Posts a chunk's up phase: reduce the children's partial sums into acc and send the result to
+// the parent. Returns what the chunk's sum is ready behind (nullptr: ready now).
+const Request* postUp(OpContext& ctx, const DoubleTreeJob& job, const patterns::TreeLinks& l,
+                      const Chunk& c, std::vector<CpuSum>& sums) {
+  const uint8_t* up = job.input + c.off;
+  const Request* ready = nullptr;
+  if (l.childCount() == 0 && l.parent < 0 && job.acc + c.off != up) {
+    std::memcpy(job.acc + c.off, up, c.bytes);  // a lone node (world of one)
+  }
+  if (l.childCount() >= 1) {
+    ready = ctx.recvReduce(l.children[0], job.acc + c.off, job.input + c.off, c.bytes);
+    up = job.acc + c.off;
+  }
+  if (l.childCount() == 2) {
+    const Request* second = ctx.recv(l.children[1], job.tmp + c.off, c.bytes);
+    Request* gate = ctx.gate(c.bytes);
+    sums.push_back({ready, second, gate, job.acc + c.off, job.tmp + c.off, c.len});
+    ready = gate;
+  }
+  if (l.parent >= 0) ctx.send(l.parent, up, c.bytes, ready);
+  return ready;
+}
+
+// Posts a chunk's down phase: receive the result from the parent (at a tree's top: the sum, or
+// the input when only broadcasting) and forward it to the children as it arrives.
+void postDown(OpContext& ctx, const DoubleTreeJob& job, const patterns::TreeLinks& l,
+              const Chunk& c, const Request* upReady) {
+  const uint8_t* down = job.reduceUp ? job.acc + c.off : job.input + c.off;
+  const Request* ready = job.reduceUp ? upReady : nullptr;
+  if (l.parent >= 0) {
+    ready = ctx.recv(l.parent, job.output + c.off, c.bytes);
+    down = job.output + c.off;
+  }
+  for (int child : l.children) {
+    if (child >= 0) ctx.send(child, down, c.bytes, ready);
+  }
+}
+
 }  // namespace
 
 Status runDoubleTree(OpContext& ctx, const DoubleTreeJob& job, size_t count, size_t chunkBytes) {
   const size_t es = ctx.elemSize();
   const size_t chunkElems = std::max<size_t>(1, chunkBytes / es);
-  uint8_t* tmp = job.tmp;
   size_t chunks[2];
   for (int t = 0; t < 2; ++t) {
     chunks[t] = (patterns::blockCount(count, 2, t) + chunkElems - 1) / chunkElems;
   }
   std::vector<CpuSum> sums;
-  // What each tree's current chunk is ready behind at the top of its up phase.
-  const Request* upReady[2] = {nullptr, nullptr};
-  for (size_t c = 0; c < std::max(chunks[0], chunks[1]); ++c) {
+  for (size_t i = 0; i < std::max(chunks[0], chunks[1]); ++i) {
+    const Request* upReady[2] = {nullptr, nullptr};
     for (int phase = 0; phase < 2; ++phase) {
       for (int t = 0; t < 2; ++t) {
-        if (c >= chunks[t]) continue;
-        const patterns::TreeLinks& l = job.links[t];
-        const size_t first = patterns::blockBegin(count, 2, t) + c * chunkElems;
+        if (i >= chunks[t]) continue;
+        const size_t first = patterns::blockBegin(count, 2, t) + i * chunkElems;
         const size_t len = std::min(chunkElems, patterns::blockBegin(count, 2, t + 1) - first);
-        const size_t off = first * es, bytes = len * es;
-        if (phase == 0) {
-          if (!job.reduceUp) continue;
-          const uint8_t* up = job.input + off;
-          const Request* ready = nullptr;
-          if (l.childCount() == 0 && l.parent < 0 && job.acc + off != up) {
-            std::memcpy(job.acc + off, up, bytes);  // a lone node (world of one)
-          }
-          if (l.childCount() >= 1) {
-            ready = ctx.recvReduce(l.children[0], job.acc + off, job.input + off, bytes);
-            up = job.acc + off;
-          }
-          if (l.childCount() == 2) {
-            const Request* second = ctx.recv(l.children[1], tmp + off, bytes);
-            Request* gate = ctx.gate(bytes);
-            sums.push_back({ready, second, gate, job.acc + off, tmp + off, len});
-            ready = gate;
-          }
-          if (l.parent >= 0) ctx.send(l.parent, up, bytes, ready);
-          upReady[t] = ready;
-        } else {
-          if (!job.broadcastDown || l.childCount() == 0) {
-            if (job.broadcastDown && l.parent >= 0) ctx.recv(l.parent, job.output + off, bytes);
-            continue;
-          }
-          const uint8_t* down = job.reduceUp ? job.acc + off : job.input + off;
-          const Request* ready = job.reduceUp ? upReady[t] : nullptr;
-          if (l.parent >= 0) {
-            ready = ctx.recv(l.parent, job.output + off, bytes);
-            down = job.output + off;
-          }
-          for (int child : l.children) {
-            if (child >= 0) ctx.send(child, down, bytes, ready);
-          }
-        }
+        const Chunk c{first * es, len * es, len};
+        if (phase == 0 && job.reduceUp) upReady[t] = postUp(ctx, job, job.links[t], c, sums);
+        if (phase == 1 && job.broadcastDown) postDown(ctx, job, job.links[t], c, upReady[t]);
       }
     }
   }
