@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "op_context.h"
+#include "patterns/double_tree.h"
 
 namespace braid::algorithms {
 
@@ -35,6 +36,45 @@ Status shmTwoShotAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, s
 Status ringReduceScatter(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t recvCount);
 // recv: n * sendCount elements, this rank's block already in place or sent from send.
 Status ringAllGather(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t sendCount);
+
+// Recursive halving-doubling (Rabenseifner); any world size (ranks beyond the largest power of
+// two fold into a partner first and get the result back at the end).
+Status halvingDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
+Status halvingDoublingReduceScatter(OpContext& ctx, const uint8_t* send, uint8_t* recv,
+                                    size_t recvCount);
+Status halvingDoublingAllGather(OpContext& ctx, const uint8_t* send, uint8_t* recv,
+                                size_t sendCount);
+// The halving and doubling exchanges among the participants (patterns/halving_doubling.h), over
+// segment v = elements [segmentBegin(v), segmentBegin(v + 1)). Halving: acc receives, for this
+// participant's segment, the reduction of every participant's input (acc may equal input; the
+// rest of acc is clobbered). Doubling: buffer holds this participant's segment and receives
+// everyone's. Only participants call them.
+using SegmentBegin = std::function<size_t(int segment)>;
+Status recursiveHalving(OpContext& ctx, const uint8_t* input, uint8_t* acc,
+                        const SegmentBegin& segmentBegin);
+Status recursiveDoubling(OpContext& ctx, uint8_t* buffer, const SegmentBegin& segmentBegin);
+
+// One rank's part in a pipelined double binary tree (patterns/double_tree.h): tree t carries
+// elements blockBegin(count, 2, t) .. blockBegin(count, 2, t + 1) in chunks of chunkBytes.
+// reduceUp: input (op) children's partial sums form acc (the result at a tree's top), sent up;
+// tmp (count elements) takes second children's chunks. broadcastDown: the top's data (acc when
+// reducing, else input) flows down into output.
+struct DoubleTreeJob {
+  patterns::TreeLinks links[2];
+  bool reduceUp = false;
+  bool broadcastDown = false;
+  const uint8_t* input = nullptr;
+  uint8_t* acc = nullptr;
+  uint8_t* tmp = nullptr;
+  uint8_t* output = nullptr;
+};
+Status runDoubleTree(OpContext& ctx, const DoubleTreeJob& job, size_t count, size_t chunkBytes);
+// allReduce, broadcast and reduce over the double tree, in chunks of treeChunkBytes()
+// (BRAID_TREE_CHUNK_BYTES).
+size_t treeChunkBytes();
+Status treeAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
+Status treeBroadcast(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count, int root);
+Status treeReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count, int root);
 
 // Rooted collectives. buffer/recv hold count elements.
 Status chainBroadcast(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count, int root);

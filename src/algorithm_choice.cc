@@ -27,10 +27,24 @@ const std::vector<AlgorithmInfo> kRegistry = {
     {K::kAllReduce, "shm-twoshot",
      [](OpContext& c, const OpDesc& d) { return shmTwoShotAllReduce(c, in(d), out(d), d.count); },
      true},
+    {K::kAllReduce, "tree",
+     [](OpContext& c, const OpDesc& d) { return treeAllReduce(c, in(d), out(d), d.count); }},
+    {K::kAllReduce, "halving-doubling",
+     [](OpContext& c, const OpDesc& d) {
+       return halvingDoublingAllReduce(c, in(d), out(d), d.count);
+     }},
     {K::kReduceScatter, "ring",
      [](OpContext& c, const OpDesc& d) { return ringReduceScatter(c, in(d), out(d), d.count); }},
+    {K::kReduceScatter, "halving-doubling",
+     [](OpContext& c, const OpDesc& d) {
+       return halvingDoublingReduceScatter(c, in(d), out(d), d.count);
+     }},
     {K::kAllGather, "ring",
      [](OpContext& c, const OpDesc& d) { return ringAllGather(c, in(d), out(d), d.count); }},
+    {K::kAllGather, "halving-doubling",
+     [](OpContext& c, const OpDesc& d) {
+       return halvingDoublingAllGather(c, in(d), out(d), d.count);
+     }},
     {K::kBroadcast, "chain",
      [](OpContext& c, const OpDesc& d) {
        return chainBroadcast(c, in(d), out(d), d.count, d.root);
@@ -39,12 +53,18 @@ const std::vector<AlgorithmInfo> kRegistry = {
      [](OpContext& c, const OpDesc& d) {
        return binomialBroadcast(c, in(d), out(d), d.count, d.root);
      }},
+    {K::kBroadcast, "tree",
+     [](OpContext& c, const OpDesc& d) {
+       return treeBroadcast(c, in(d), out(d), d.count, d.root);
+     }},
     {K::kReduce, "chain",
      [](OpContext& c, const OpDesc& d) { return chainReduce(c, in(d), out(d), d.count, d.root); }},
     {K::kReduce, "binomial",
      [](OpContext& c, const OpDesc& d) {
        return binomialReduce(c, in(d), out(d), d.count, d.root);
      }},
+    {K::kReduce, "tree",
+     [](OpContext& c, const OpDesc& d) { return treeReduce(c, in(d), out(d), d.count, d.root); }},
     {K::kAllToAll, "pairwise",
      [](OpContext& c, const OpDesc& d) { return pairwiseAllToAll(c, in(d), out(d), d.count); }},
     {K::kBarrier, "dissemination",

@@ -127,7 +127,24 @@ Status OpContext::annotate(const Status& s) const {
   return Status(s.code(), label() + ": " + s.message());
 }
 
-Status OpContext::wait() {
+Request* OpContext::gate(size_t bytes) {
+  Request g;
+  g.type = Request::Type::kRecv;
+  g.bytes = bytes;
+  gates_.push_back(g);
+  return &gates_.back();
+}
+
+void OpContext::openGate(Request* gate) {
+  gate->done = gate->bytes;
+  gate->complete = true;
+}
+
+Status OpContext::wait() { return waitUntil(nullptr); }
+
+Status OpContext::waitFor(const Request* request) { return waitUntil(request); }
+
+Status OpContext::waitUntil(const Request* target) {
   const Clock::time_point deadline = start_ + env_.timeout;
   const auto spinFor = std::chrono::microseconds(params().spinUs);
   const bool spinForever = params().spin;
@@ -138,10 +155,14 @@ Status OpContext::wait() {
     BRAID_RETURN_IF_ERROR(progressAll(&progressed));
     while (firstPending_ < requests_.size() && requests_[firstPending_].complete) ++firstPending_;
     bool done = true;
-    for (size_t i = firstPending_; i < requests_.size(); ++i) {
-      if (!requests_[i].complete) {
-        done = false;
-        break;
+    if (target != nullptr) {
+      done = target->complete;
+    } else {
+      for (size_t i = firstPending_; i < requests_.size(); ++i) {
+        if (!requests_[i].complete) {
+          done = false;
+          break;
+        }
       }
     }
     if (done) return Status();
@@ -165,8 +186,10 @@ Status OpContext::wait() {
       continue;
     }
     // Block in the transports that have work queued.
+    // (Stops once every transport is found: an operation may have thousands of requests queued.)
     std::vector<Transport*> waiting;
-    for (size_t i = firstPending_; i < requests_.size(); ++i) {
+    for (size_t i = firstPending_; i < requests_.size() && waiting.size() < env_.transports.size();
+         ++i) {
       const Request& r = requests_[i];
       if (r.complete) continue;
       Transport* t = env_.transportOf[r.peer];

@@ -56,6 +56,13 @@ class OpContext {
 
   // Waits for every request posted so far.
   Status wait();
+  // Waits until `request` completes (others progress meanwhile but may still be pending).
+  Status waitFor(const Request* request);
+  // A gate: a stand-in for a receive whose bytes CPU work produces. Pass it as a send's `after`
+  // to post the send now (keeping the per-peer order) and let it stream once openGate() says
+  // the bytes are ready. Gates live as long as the operation.
+  Request* gate(size_t bytes);
+  static void openGate(Request* gate);
 
   // The shared-memory arena, when every peer is reachable through one (else nullptr).
   SharedArena* arena() const { return env_.arena; }
@@ -84,6 +91,7 @@ class OpContext {
   std::string describePending() const;
   Status annotate(const Status& s) const;
   Status progressAll(bool* progressed);
+  Status waitUntil(const Request* target);  // target == nullptr: every request
 
   OpEnvironment& env_;
   CollectiveKind kind_;
@@ -91,6 +99,7 @@ class OpContext {
   size_t elemSize_;
   ReduceFn reduce_;
   std::deque<Request> requests_;
+  std::deque<Request> gates_;
   size_t firstPending_ = 0;
   Clock::time_point start_;
   std::function<Status()> check_;

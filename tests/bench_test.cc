@@ -212,9 +212,13 @@ TEST_P(AlgoAll, OneColumnGroupPerAlgorithmPlusAuto) {
 INSTANTIATE_TEST_SUITE_P(
     Collectives, AlgoAll,
     ::testing::Values(std::make_tuple(std::string("allreduce"),
-                                      std::vector<std::string>{"auto", "ring", "oneshot"}),
+                                      std::vector<std::string>{"auto", "ring", "oneshot", "tree",
+                                                               "halving-doubling"}),
+                      std::make_tuple(std::string("reducescatter"),
+                                      std::vector<std::string>{"auto", "ring", "halving-doubling"}),
                       std::make_tuple(std::string("broadcast"),
-                                      std::vector<std::string>{"auto", "chain", "binomial"})),
+                                      std::vector<std::string>{"auto", "chain", "binomial",
+                                                               "tree"})),
     [](const auto& p) { return std::get<0>(p.param); });
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "exact_data.h"
+#include "params.h"
 #include "support/ranks.h"
 
 namespace braid {
@@ -278,16 +279,201 @@ TEST_P(AllReduceAlgorithms, ExactForEveryCountAndPlacement) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Forced, AllReduceAlgorithms,
-    ::testing::Combine(::testing::Values("shm", "tcp"), ::testing::Values(2, 3, 5, 8),
-                       ::testing::Values("ring", "oneshot", "shm-oneshot", "shm-twoshot")),
-    [](const auto& param) {
-      std::string a = std::get<2>(param.param);
-      std::replace(a.begin(), a.end(), '-', '_');
-      return std::get<0>(param.param) + "_" + std::to_string(std::get<1>(param.param)) + "ranks_" +
-             a;
+INSTANTIATE_TEST_SUITE_P(Forced, AllReduceAlgorithms,
+                         ::testing::Combine(::testing::Values("shm", "tcp"),
+                                            ::testing::Values(2, 3, 5, 8),
+                                            ::testing::Values("ring", "oneshot", "shm-oneshot",
+                                                              "shm-twoshot", "tree",
+                                                              "halving-doubling")),
+                         [](const auto& param) {
+                           std::string a = std::get<2>(param.param);
+                           std::replace(a.begin(), a.end(), '-', '_');
+                           return std::get<0>(param.param) + "_" +
+                                  std::to_string(std::get<1>(param.param)) + "ranks_" + a;
+                         });
+
+}  // namespace
+}  // namespace braid
+
+namespace braid {
+namespace {
+
+// The tree and halving-doubling algorithms, forced, for every collective that has them: every
+// world size 1..16 at a few counts with fp32 sum, and every dtype and op on 3, 5 and 8 ranks
+// over both transports. Trees run with small, odd chunks there so that chunk boundaries,
+// multi-chunk pipelines and the CPU sums of two-child ranks are all exercised.
+struct ForcedCase {
+  CollectiveKind kind;
+  const char* algo;
+};
+const ForcedCase kForcedCases[] = {
+    {CollectiveKind::kAllReduce, "tree"},
+    {CollectiveKind::kAllReduce, "halving-doubling"},
+    {CollectiveKind::kReduceScatter, "halving-doubling"},
+    {CollectiveKind::kAllGather, "halving-doubling"},
+    {CollectiveKind::kBroadcast, "tree"},
+    {CollectiveKind::kReduce, "tree"},
+};
+
+// Runs one collective of `count` elements per block (reduceScatter/allGather) or per buffer
+// (the others) and checks the result exactly. The root of rooted ones moves with the count.
+void runAndCheck(Communicator& comm, CollectiveKind kind, size_t count, DataType t, ReduceOp o,
+                 bool inPlace) {
+  const int n = comm.size(), r = comm.rank();
+  const size_t es = dataTypeSize(t);
+  const std::string what = label(toString(kind).data(), t, o, count, inPlace, r);
+  Status s;
+  switch (kind) {
+    case CollectiveKind::kAllReduce: {
+      std::vector<uint8_t> send(count * es + 1), recv(count * es + 1), want(count * es + 1);
+      exact::fillInput(send.data(), count, t, o, r, n);
+      exact::fillReduced(want.data(), count, t, o, n);
+      uint8_t* out = inPlace ? send.data() : recv.data();
+      s = comm.allReduce(send.data(), out, count, t, o);
+      ASSERT_TRUE(s.isOk()) << what << ": " << s.toString();
+      ASSERT_EQ(exact::countMismatches(out, want.data(), count, t), 0u) << what;
+      break;
+    }
+    case CollectiveKind::kReduceScatter: {
+      std::vector<uint8_t> send(count * n * es + 1), recv(count * es + 1), want(count * es + 1);
+      exact::fillInput(send.data(), count * n, t, o, r, n);
+      exact::fillReduced(want.data(), count, t, o, n, count * r);
+      uint8_t* out = inPlace ? send.data() + count * r * es : recv.data();
+      s = comm.reduceScatter(send.data(), out, count, t, o);
+      ASSERT_TRUE(s.isOk()) << what << ": " << s.toString();
+      ASSERT_EQ(exact::countMismatches(out, want.data(), count, t), 0u) << what;
+      break;
+    }
+    case CollectiveKind::kAllGather: {
+      std::vector<uint8_t> all(count * n * es + 1, 0xA5), mine(count * es + 1),
+          want(count * n * es + 1);
+      for (int b = 0; b < n; ++b) exact::fillInput(want.data() + count * b * es, count, t, o, b, n);
+      exact::fillInput(mine.data(), count, t, o, r, n);
+      const uint8_t* src = mine.data();
+      if (inPlace) {
+        std::memcpy(all.data() + count * r * es, mine.data(), count * es);
+        src = all.data() + count * r * es;
+      }
+      s = comm.allGather(src, all.data(), count, t);
+      ASSERT_TRUE(s.isOk()) << what << ": " << s.toString();
+      ASSERT_EQ(exact::countMismatches(all.data(), want.data(), count * n, t), 0u) << what;
+      break;
+    }
+    case CollectiveKind::kBroadcast: {
+      const int root = static_cast<int>(count % n);
+      std::vector<uint8_t> buf(count * es + 1, 0xA5), out(count * es + 1, 0xA5),
+          want(count * es + 1);
+      exact::fillInput(want.data(), count, t, o, root, n);
+      if (r == root) exact::fillInput(buf.data(), count, t, o, root, n);
+      uint8_t* dst = inPlace ? buf.data() : out.data();
+      s = comm.broadcast(buf.data(), dst, count, t, root);
+      ASSERT_TRUE(s.isOk()) << what << " root=" << root << ": " << s.toString();
+      ASSERT_EQ(exact::countMismatches(dst, want.data(), count, t), 0u) << what << " root=" << root;
+      break;
+    }
+    case CollectiveKind::kReduce: {
+      const int root = static_cast<int>((count + 1) % n);
+      std::vector<uint8_t> in(count * es + 1), res(count * es + 1), want(count * es + 1);
+      exact::fillInput(in.data(), count, t, o, r, n);
+      exact::fillReduced(want.data(), count, t, o, n);
+      uint8_t* dst = inPlace ? in.data() : res.data();
+      s = comm.reduce(in.data(), dst, count, t, o, root);
+      ASSERT_TRUE(s.isOk()) << what << " root=" << root << ": " << s.toString();
+      if (r == root) {
+        ASSERT_EQ(exact::countMismatches(dst, want.data(), count, t), 0u)
+            << what << " root=" << root;
+      }
+      break;
+    }
+    default:
+      FAIL() << "no check for " << toString(kind);
+  }
+}
+
+// Sets a BRAID_* variable for one test and restores it.
+class ScopedParam {
+ public:
+  ScopedParam(const char* name, const char* value) : name_(name) {
+    if (const char* old = getenv(name)) old_ = old;
+    setenv(name, value, 1);
+    reloadParams();
+  }
+  ~ScopedParam() {
+    if (old_.empty()) {
+      unsetenv(name_);
+    } else {
+      setenv(name_, old_.c_str(), 1);
+    }
+    reloadParams();
+  }
+
+ private:
+  const char* name_;
+  std::string old_;
+};
+
+class ForcedAlgorithms : public ::testing::TestWithParam<std::tuple<std::string, int, int>> {
+ protected:
+  std::string transport() const { return std::get<0>(GetParam()); }
+  int world() const { return std::get<1>(GetParam()); }
+  const ForcedCase& forced() const { return kForcedCases[std::get<2>(GetParam())]; }
+  // Runs fn on every rank with the case's algorithm forced.
+  void run(const std::function<void(Communicator&)>& fn) {
+    runRanks(world(), transport(), [&](Communicator& comm) {
+      ASSERT_TRUE(comm.setAlgorithm(forced().kind, forced().algo).isOk());
+      ASSERT_EQ(comm.algorithmFor(forced().kind, 1000, DataType::kFloat32), forced().algo);
+      fn(comm);
     });
+  }
+};
+
+using EveryWorld = ForcedAlgorithms;
+TEST_P(EveryWorld, Float32SumAtSeveralCounts) {
+  run([&](Communicator& comm) {
+    // 100003 float32 per tree half is two default chunks.
+    const bool blocks = forced().kind == CollectiveKind::kReduceScatter ||
+                        forced().kind == CollectiveKind::kAllGather;
+    for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{4099}, size_t{100003}}) {
+      if (blocks && count > 10000) count = count / 8 + 1;  // n blocks move
+      for (bool inPlace : {false, true}) {
+        runAndCheck(comm, forced().kind, count, DataType::kFloat32, ReduceOp::kSum, inPlace);
+      }
+    }
+  });
+}
+
+using EveryTypeAndOp = ForcedAlgorithms;
+TEST_P(EveryTypeAndOp, AtSeveralCountsAndPlacements) {
+  ScopedParam chunk("BRAID_TREE_CHUNK_BYTES", "1000");
+  run([&](Communicator& comm) {
+    const bool reduces =
+        forced().kind != CollectiveKind::kAllGather && forced().kind != CollectiveKind::kBroadcast;
+    for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{5003}}) {
+      for (DataType t : allTypes()) {
+        for (ReduceOp o : reduces ? allOps() : std::vector<ReduceOp>{ReduceOp::kSum}) {
+          for (bool inPlace : {false, true}) runAndCheck(comm, forced().kind, count, t, o, inPlace);
+        }
+      }
+    }
+  });
+}
+
+std::string forcedName(const ::testing::TestParamInfo<std::tuple<std::string, int, int>>& p) {
+  const ForcedCase& c = kForcedCases[std::get<2>(p.param)];
+  std::string name = std::get<0>(p.param) + "_" + std::to_string(std::get<1>(p.param)) + "ranks_" +
+                     std::string(toString(c.kind)) + "_" + c.algo;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Forced, EveryWorld,
+                         ::testing::Combine(::testing::Values("shm"), ::testing::Range(1, 17),
+                                            ::testing::Range(0, 6)),
+                         forcedName);
+INSTANTIATE_TEST_SUITE_P(Forced, EveryTypeAndOp,
+                         ::testing::Combine(::testing::Values("shm", "tcp"),
+                                            ::testing::Values(3, 5, 8), ::testing::Range(0, 6)),
+                         forcedName);
 
 }  // namespace
 }  // namespace braid

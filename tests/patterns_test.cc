@@ -6,6 +6,8 @@
 #include <set>
 #include <vector>
 
+#include "patterns/double_tree.h"
+#include "patterns/halving_doubling.h"
 #include "patterns/pairwise.h"
 #include "patterns/ring.h"
 #include "patterns/tree.h"
@@ -132,6 +134,184 @@ TEST(Patterns, DisseminationInformsEveryRank) {
       heard = next;
     }
     for (int r = 0; r < n; ++r) EXPECT_EQ(heard[r].size(), static_cast<size_t>(n)) << n;
+  }
+}
+
+TEST(Patterns, HalvingDoublingFoldPairsEveryExtraRank) {
+  for (int n = 1; n <= 64; ++n) {
+    const int p = hdPow2(n);
+    ASSERT_TRUE(p <= n && n < 2 * p && (p & (p - 1)) == 0) << n;
+    EXPECT_EQ(1 << hdSteps(n), p);
+    std::vector<int> playedBy(p, -1);
+    for (int r = 0; r < n; ++r) {
+      const int v = hdVirtualRank(r, n), partner = hdFoldPartner(r, n);
+      if (partner >= 0) {
+        ASSERT_LT(partner, n);
+        EXPECT_EQ(hdFoldPartner(partner, n), r) << "fold partners disagree, n=" << n;
+        EXPECT_NE(v < 0, hdVirtualRank(partner, n) < 0) << "exactly one of a pair takes part";
+      } else {
+        EXPECT_GE(v, 0) << "a rank that sits out needs a partner, n=" << n;
+      }
+      if (v < 0) continue;
+      ASSERT_LT(v, p);
+      EXPECT_EQ(playedBy[v], -1) << "two ranks play participant " << v;
+      playedBy[v] = r;
+      EXPECT_EQ(hdRealRank(v, n), r);
+    }
+    // Segments cover the ranks' blocks in order, each exactly once, one or two ranks each:
+    // the participant's own and its partner's.
+    EXPECT_EQ(hdFirstRankOf(0, n), 0);
+    EXPECT_EQ(hdFirstRankOf(p, n), n);
+    for (int v = 0; v < p; ++v) {
+      ASSERT_NE(playedBy[v], -1) << "participant " << v << " unplayed, n=" << n;
+      const int first = hdFirstRankOf(v, n), end = hdFirstRankOf(v + 1, n);
+      ASSERT_TRUE(end - first == 1 || end - first == 2) << n;
+      for (int r = first; r < end; ++r) {
+        EXPECT_TRUE(r == playedBy[v] || r == hdFoldPartner(playedBy[v], n))
+            << "segment " << v << " holds rank " << r << "'s block, n=" << n;
+      }
+    }
+  }
+}
+
+TEST(Patterns, RecursiveHalvingLeavesEachSegmentReducedAtOneOwner) {
+  for (int n = 1; n <= 64; ++n) {
+    const int p = hdPow2(n);
+    // held[v][s]: the ranks whose contribution participant v's partial sum of segment s has,
+    // starting after the fold (a pair's participant holds both inputs).
+    std::vector<std::vector<std::multiset<int>>> held(p, std::vector<std::multiset<int>>(p));
+    std::vector<SegmentRange> range(p, SegmentRange{0, p});
+    for (int r = 0; r < n; ++r) {
+      int v =
+          hdVirtualRank(r, n) >= 0 ? hdVirtualRank(r, n) : hdVirtualRank(hdFoldPartner(r, n), n);
+      for (int s = 0; s < p; ++s) held[v][s].insert(r);
+    }
+    for (int step = 0; step < hdSteps(n); ++step) {
+      auto next = held;
+      for (int v = 0; v < p; ++v) {
+        const int w = hdHalvingPartner(v, p, step);
+        ASSERT_TRUE(w >= 0 && w < p && w != v);
+        ASSERT_EQ(hdHalvingPartner(w, p, step), v) << "partners not symmetric, n=" << n;
+        const SegmentRange keep = hdHalvingKeep(v, p, step), give = hdHalvingSend(v, p, step);
+        EXPECT_EQ(give, hdHalvingKeep(w, p, step)) << "sends what the partner keeps";
+        // keep and give split the current range in two equal halves.
+        EXPECT_EQ(keep.end - keep.begin, give.end - give.begin);
+        EXPECT_EQ(std::min(keep.begin, give.begin), range[v].begin);
+        EXPECT_EQ(std::max(keep.end, give.end), range[v].end);
+        EXPECT_TRUE(keep.end == give.begin || give.end == keep.begin);
+        EXPECT_TRUE(keep.begin <= v && v < keep.end);
+        for (int s = give.begin; s < give.end; ++s) {
+          for (int c : held[v][s]) next[w][s].insert(c);
+        }
+      }
+      for (int v = 0; v < p; ++v) range[v] = hdHalvingKeep(v, p, step);
+      held = next;
+    }
+    std::multiset<int> all;
+    for (int r = 0; r < n; ++r) all.insert(r);
+    for (int v = 0; v < p; ++v) {
+      EXPECT_EQ(range[v], (SegmentRange{v, v + 1})) << "n=" << n;
+      EXPECT_EQ(held[v][v], all) << "n=" << n << " v=" << v;
+    }
+  }
+}
+
+TEST(Patterns, RecursiveDoublingGathersEverySegmentOnce) {
+  for (int n = 1; n <= 64; ++n) {
+    const int p = hdPow2(n);
+    std::vector<std::vector<int>> has(p, std::vector<int>(p, 0));
+    for (int v = 0; v < p; ++v) has[v][v] = 1;
+    for (int step = 0; step < hdSteps(n); ++step) {
+      auto next = has;
+      for (int v = 0; v < p; ++v) {
+        const int w = hdDoublingPartner(v, step);
+        ASSERT_TRUE(w >= 0 && w < p);
+        ASSERT_EQ(hdDoublingPartner(w, step), v);
+        const SegmentRange give = hdDoublingSend(v, step);
+        EXPECT_EQ(give, hdDoublingRecv(w, step));
+        for (int s = give.begin; s < give.end; ++s) {
+          ASSERT_EQ(has[v][s], 1) << "sends a segment it does not hold, n=" << n;
+          next[w][s] += 1;
+        }
+      }
+      has = next;
+    }
+    for (int v = 0; v < p; ++v) {
+      for (int s = 0; s < p; ++s) EXPECT_EQ(has[v][s], 1) << "n=" << n << " v=" << v << " s=" << s;
+    }
+  }
+}
+
+// links[r]: rank r's links in one tree over n ranks. Checks parents and children agree, the
+// tree spans every rank from `root` within maxDepth hops, and no rank has more than 2 children.
+void expectTree(const std::vector<TreeLinks>& links, int root, int maxDepth, const char* what) {
+  const int n = static_cast<int>(links.size());
+  std::vector<int> asChild(n, 0);
+  for (int r = 0; r < n; ++r) {
+    const TreeLinks& l = links[r];
+    EXPECT_FALSE(l.children[0] < 0 && l.children[1] >= 0);
+    for (int c : l.children) {
+      if (c < 0) continue;
+      ASSERT_LT(c, n);
+      EXPECT_EQ(links[c].parent, r) << what << " n=" << n << ": child " << c << " of " << r;
+      ++asChild[c];
+    }
+  }
+  for (int r = 0; r < n; ++r) {
+    EXPECT_EQ(asChild[r], r == root ? 0 : 1) << what << " n=" << n << " rank " << r;
+    int depth = 0;
+    for (int u = r; u != root && depth <= n; u = links[u].parent) {
+      ASSERT_GE(links[u].parent, 0) << what << " n=" << n << ": rank " << u << " has no parent";
+      ++depth;
+    }
+    EXPECT_LE(depth, maxDepth) << what << " n=" << n << " rank " << r;
+  }
+}
+
+TEST(Patterns, InOrderTreeIsBalancedWithEvenPositionsAsLeaves) {
+  for (int m = 1; m <= 64; ++m) {
+    std::vector<TreeLinks> links(m);
+    for (int pos = 0; pos < m; ++pos) links[pos] = inOrderLinks(pos, m);
+    expectTree(links, inOrderRoot(m), hdSteps(m), "in-order tree");
+    for (int pos = 0; pos < m; ++pos) {
+      EXPECT_EQ(links[pos].childCount() == 0, pos % 2 == 0) << "m=" << m << " pos=" << pos;
+    }
+  }
+}
+
+TEST(Patterns, DoubleTreeRanksAreInnerInAtMostOneTree) {
+  for (int n = 1; n <= 64; ++n) {
+    std::vector<TreeLinks> trees[2];
+    for (int t = 0; t < 2; ++t) {
+      for (int r = 0; r < n; ++r) {
+        EXPECT_EQ(doubleTreeRank(doubleTreePosition(r, n, t), n, t), r);
+        trees[t].push_back(doubleTreeLinks(r, n, t));
+      }
+      expectTree(trees[t], doubleTreeRoot(n, t), hdSteps(n), "double tree");
+    }
+    for (int r = 0; r < n; ++r) {
+      EXPECT_FALSE(trees[0][r].childCount() > 0 && trees[1][r].childCount() > 0)
+          << "rank " << r << " is inner in both trees, n=" << n;
+    }
+  }
+}
+
+TEST(Patterns, RootedDoubleTreeHangsBothTreesUnderTheRoot) {
+  for (int n = 1; n <= 64; ++n) {
+    const int depth = n == 1 ? 0 : hdSteps(n - 1) + 1;
+    for (int root = 0; root < n; ++root) {
+      std::vector<TreeLinks> trees[2];
+      for (int t = 0; t < 2; ++t) {
+        for (int r = 0; r < n; ++r) trees[t].push_back(rootedDoubleTreeLinks(r, n, root, t));
+        expectTree(trees[t], root, depth, "rooted double tree");
+        EXPECT_EQ(trees[t][root].childCount(), n == 1 ? 0 : 1);
+      }
+      for (int r = 0; r < n; ++r) {
+        if (r == root) continue;
+        EXPECT_FALSE(trees[0][r].childCount() > 0 && trees[1][r].childCount() > 0)
+            << "rank " << r << " is inner in both trees, n=" << n << " root=" << root;
+      }
+    }
   }
 }
 
