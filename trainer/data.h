@@ -22,8 +22,8 @@ struct TokenData {
 Result<TokenData> loadTokens(const std::string& path);
 
 // Splits off the last `valFraction` of the tokens as validation data.
-void splitTrainVal(const std::vector<int32_t>& all, double valFraction,
-                   std::vector<int32_t>* train, std::vector<int32_t>* val);
+void splitTrainVal(const std::vector<int32_t>& all, double valFraction, std::vector<int32_t>* train,
+                   std::vector<int32_t>* val);
 
 // Windows of T+1 tokens (inputs and shifted targets) at stride T over `tokens`. Each epoch the
 // window order is shuffled from (seed, epoch); rank r of `ranks` takes its contiguous share of
@@ -32,6 +32,9 @@ void splitTrainVal(const std::vector<int32_t>& all, double valFraction,
 class DistributedSampler {
  public:
   DistributedSampler(size_t numTokens, int T, int rank, int ranks, uint64_t seed);
+  // Why these arguments cannot work (T < 1, rank outside [0, ranks), fewer windows than ranks),
+  // or OK. A sampler built from arguments that fail this returns 0 from next().
+  static Status check(size_t numTokens, int T, int rank, int ranks);
   size_t windowsPerEpoch() const;  // this rank's share
   size_t totalWindows() const;     // all ranks
   // Start offset (into tokens) of the next window; advances, wrapping into the next epoch.
@@ -39,8 +42,10 @@ class DistributedSampler {
   uint64_t position() const;  // windows drawn so far by this rank (epoch-spanning)
   void seek(uint64_t position);
   uint64_t epoch() const;
+
  private:
   void shuffle();
+  size_t shareBegin() const;  // this rank's first index in each epoch's window order
   size_t numTokens_;
   int T_, rank_, ranks_;
   uint64_t seed_;

@@ -33,6 +33,7 @@ class AdamW {
   std::vector<float>& m() { return m_; }
   std::vector<float>& v() { return v_; }
   void setStepsTaken(uint64_t t) { t_ = t; }
+
  private:
   AdamWConfig config_;
   size_t begin_, end_;
@@ -51,5 +52,8 @@ struct LrSchedule {
 
 // Global L2 norm of grads (n elements) — for clipping; callers scale by min(1, maxNorm/norm).
 double gradNorm(const float* grads, size_t n);
+// Sum of squares of grads, accumulated in double: a shard's part of the squared global norm
+// (ZeRO-1 ranks sum theirs across ranks, then take the root).
+double gradSumSquares(const float* grads, size_t n);
 
 }  // namespace braid::train
