@@ -70,6 +70,7 @@ TEST(TrainerTrain, DISABLED_Reference1600Steps) {
   if (const char* s = std::getenv("TRAIN_MINLR")) run.schedule.minLr = std::atof(s);
   if (const char* s = std::getenv("TRAIN_WARMUP")) run.schedule.warmupSteps = std::atoi(s);
   if (const char* s = std::getenv("TRAIN_WD")) run.adam.weightDecay = std::atof(s);
+  if (const char* s = std::getenv("TRAIN_SEED")) run.seed = std::strtoull(s, nullptr, 10);
   run.schedule.totalSteps = run.steps;
   const auto wall0 = std::chrono::steady_clock::now();
   const double cpu0 = cpuSeconds();

@@ -38,17 +38,8 @@ void attentionForward(float* out, float* att, const float* qkv, int B, int T, in
       gemm(T, T, hs, MatrixView{q, C3, 1}, MatrixView{k, 1, C3}, p, T, nullptr, false, nullptr);
       for (int t = 0; t < T; ++t) {
         float* row = p + static_cast<size_t>(t) * T;
-        float mx = row[0];
-        for (int t2 = 1; t2 <= t; ++t2) mx = row[t2] > mx ? row[t2] : mx;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int t2 = 0; t2 <= t; ++t2) {
-          row[t2] = expNonPositive((row[t2] - mx) * scale);
-          sum += row[t2];
-        }
-        const float inv = 1.0f / sum;
-#pragma omp simd
-        for (int t2 = 0; t2 <= t; ++t2) row[t2] *= inv;
+        float mx;
+        softmaxRow(row, row, t + 1, scale, &mx);
         for (int t2 = t + 1; t2 < T; ++t2) row[t2] = 0.0f;
       }
       float* o = out + static_cast<size_t>(b) * T * C + static_cast<size_t>(h) * hs;

@@ -37,6 +37,28 @@ inline float tanhFast(float u) {
 
 }  // namespace
 
+// Loops built on the exponential's polynomial — GELU and the softmaxes, most of a step's
+// element-wise work — are compiled for AVX-512, AVX2 and baseline x86-64, picked at load time.
+#define BRAID_VECTOR_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+BRAID_VECTOR_CLONES float softmaxRow(float* out, const float* in, int n, float scale, float* max) {
+  float mx = in[0];
+#pragma omp simd reduction(max : mx)
+  for (int i = 0; i < n; ++i) mx = in[i] > mx ? in[i] : mx;
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int i = 0; i < n; ++i) {
+    out[i] = expNonPositive((in[i] - mx) * scale);
+    sum += out[i];
+  }
+  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (int i = 0; i < n; ++i) out[i] *= inv;
+  *max = mx;
+  return sum;
+}
+
 void encoderForward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int B,
                     int T, int C, ThreadPool& pool) {
   const int rows = B * T;
@@ -131,25 +153,34 @@ void layerNormBackward(float* dinp, float* dweight, float* dbias, const float* d
   });
 }
 
-void geluForward(float* out, const float* inp, size_t n, ThreadPool& pool) {
-  pool.parallelFor(static_cast<int64_t>(n), partsFor(n, pool), [&](int64_t begin, int64_t end) {
+// GELU over [begin, end) (see BRAID_VECTOR_CLONES).
+BRAID_VECTOR_CLONES void geluRange(float* out, const float* inp, int64_t begin, int64_t end) {
 #pragma omp simd
-    for (int64_t i = begin; i < end; ++i) {
-      const float x = inp[i];
-      out[i] = 0.5f * x * (1.0f + tanhFast(kGeluScale * (x + kGeluCubic * x * x * x)));
-    }
-  });
+  for (int64_t i = begin; i < end; ++i) {
+    const float x = inp[i];
+    out[i] = 0.5f * x * (1.0f + tanhFast(kGeluScale * (x + kGeluCubic * x * x * x)));
+  }
+}
+
+BRAID_VECTOR_CLONES void geluBackwardRange(float* dinp, const float* inp, const float* dout,
+                                           int64_t begin, int64_t end) {
+#pragma omp simd
+  for (int64_t i = begin; i < end; ++i) {
+    const float x = inp[i];
+    const float t = tanhFast(kGeluScale * (x + kGeluCubic * x * x * x));
+    const float du = kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
+    dinp[i] = dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
+  }
+}
+
+void geluForward(float* out, const float* inp, size_t n, ThreadPool& pool) {
+  pool.parallelFor(static_cast<int64_t>(n), partsFor(n, pool),
+                   [&](int64_t begin, int64_t end) { geluRange(out, inp, begin, end); });
 }
 
 void geluBackward(float* dinp, const float* inp, const float* dout, size_t n, ThreadPool& pool) {
   pool.parallelFor(static_cast<int64_t>(n), partsFor(n, pool), [&](int64_t begin, int64_t end) {
-#pragma omp simd
-    for (int64_t i = begin; i < end; ++i) {
-      const float x = inp[i];
-      const float t = tanhFast(kGeluScale * (x + kGeluCubic * x * x * x));
-      const float du = kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
-      dinp[i] = dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
-    }
+    geluBackwardRange(dinp, inp, dout, begin, end);
   });
 }
 
@@ -165,19 +196,8 @@ float crossEntropyForward(float* probs, const float* logits, const int32_t* targ
   std::vector<double> losses(rows);
   forEach(pool, rows, partsFor(size_t(rows) * V, pool), [&](int64_t r) {
     const float* l = logits + static_cast<size_t>(r) * V;
-    float* p = probs + static_cast<size_t>(r) * V;
-    float mx = l[0];
-#pragma omp simd reduction(max : mx)
-    for (int v = 0; v < V; ++v) mx = l[v] > mx ? l[v] : mx;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int v = 0; v < V; ++v) {
-      p[v] = expNonPositive(l[v] - mx);
-      sum += p[v];
-    }
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int v = 0; v < V; ++v) p[v] *= inv;
+    float mx;
+    const float sum = softmaxRow(probs + static_cast<size_t>(r) * V, l, V, 1.0f, &mx);
     losses[r] = std::log(static_cast<double>(sum)) - (l[targets[r]] - mx);
   });
   double total = 0.0;

@@ -43,6 +43,10 @@ float crossEntropyForward(float* probs, const float* logits, const int32_t* targ
 void crossEntropyBackward(float* dlogits, const float* probs, const int32_t* targets, int rows,
                           int V, float scale, ThreadPool& pool);
 
+// out[0, n) = softmax(scale * in[0, n)) (scale > 0; out may be in). Returns the sum of
+// e^(scale * (in - max)) before normalising, and the max in *max.
+float softmaxRow(float* out, const float* in, int n, float scale, float* max);
+
 // e^x for x <= 0 to about 2 ulp (below -87, e^-87), written so that loops calling it vectorise:
 // range reduction by powers of two and a degree-7 polynomial, no branches.
 inline float expNonPositive(float x) {

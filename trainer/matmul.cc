@@ -1,8 +1,8 @@
 // Register-blocked matrix product with run-time dispatch. One generic body (rowsOf) is inlined
-// into three wrappers compiled for AVX-512, AVX2+FMA and baseline x86-64; the first call picks
-// the widest the CPU supports. The body keeps an MR x NR block of c in vector registers while it
+// into wrappers compiled for AVX-512, AVX2+FMA and baseline x86-64; the first call picks the
+// widest the CPU supports. The body keeps an MR x NR block of c in vector registers while it
 // streams over k, reading a directly (any strides) and b in NR-wide panels: straight from b when
-// its rows are contiguous, else from a packed, zero-padded copy. OpenMP splits the rows of c.
+// its rows are contiguous, else from a packed, zero-padded copy. The pool splits the rows of c.
 //
 // This file is compiled with -ffp-contract=fast so that acc += a * b becomes one FMA.
 #include "matmul.h"
@@ -94,19 +94,23 @@ __attribute__((always_inline)) inline void rowsOf(const Job& job, int mBegin, in
   }
 }
 
-__attribute__((target("avx512f,avx512vl,avx512dq,fma"))) void rowsAvx512(const Job& job, int b,
-                                                                         int e) {
-  rowsOf<8, 2, 16>(job, b, e);
-}
-__attribute__((target("avx2,fma"))) void rowsAvx2(const Job& job, int b, int e) {
-  rowsOf<6, 2, 8>(job, b, e);
-}
-void rowsGeneric(const Job& job, int b, int e) { rowsOf<4, 2, 4>(job, b, e); }
+// Each instruction set has a wide kernel (two vectors per row of the block) and a narrow one
+// (one vector) for products at most one vector wide, such as attention's per-head products.
+#define BRAID_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+#define BRAID_AVX2 __attribute__((target("avx2,fma")))
+BRAID_AVX512 void wideAvx512(const Job& job, int b, int e) { rowsOf<8, 2, 16>(job, b, e); }
+BRAID_AVX512 void narrowAvx512(const Job& job, int b, int e) { rowsOf<8, 1, 16>(job, b, e); }
+BRAID_AVX2 void wideAvx2(const Job& job, int b, int e) { rowsOf<6, 2, 8>(job, b, e); }
+BRAID_AVX2 void narrowAvx2(const Job& job, int b, int e) { rowsOf<6, 1, 8>(job, b, e); }
+void wideGeneric(const Job& job, int b, int e) { rowsOf<4, 2, 4>(job, b, e); }
+void narrowGeneric(const Job& job, int b, int e) { rowsOf<4, 1, 4>(job, b, e); }
 
 struct Kernel {
   const char* name;
-  int mr, nr;
-  void (*rows)(const Job&, int, int);
+  int mr;
+  int width;  // floats per vector: the narrow kernel's panel width, half the wide one's
+  void (*wide)(const Job&, int, int);
+  void (*narrow)(const Job&, int, int);
 };
 
 const Kernel& kernel() {
@@ -114,12 +118,12 @@ const Kernel& kernel() {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")) {
-      return Kernel{"avx512", 8, 32, rowsAvx512};
+      return Kernel{"avx512", 8, 16, wideAvx512, narrowAvx512};
     }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      return Kernel{"avx2", 6, 16, rowsAvx2};
+      return Kernel{"avx2", 6, 8, wideAvx2, narrowAvx2};
     }
-    return Kernel{"generic", 4, 8, rowsGeneric};
+    return Kernel{"generic", 4, 4, wideGeneric, narrowGeneric};
   }();
   return k;
 }
@@ -135,7 +139,9 @@ void gemm(int M, int N, int K, MatrixView a, MatrixView b, float* c, size_t ldc,
           bool accumulate, ThreadPool* pool) {
   if (M <= 0 || N <= 0) return;
   const Kernel& ker = kernel();
-  const int nr = ker.nr;
+  const bool narrow = N <= ker.width;
+  const int nr = narrow ? ker.width : 2 * ker.width;
+  void (*rows)(const Job&, int, int) = narrow ? ker.narrow : ker.wide;
   const int numPanels = (N + nr - 1) / nr;
   // Panels read straight from b where its rows are contiguous and the panel is full; the rest
   // (a transposed b, the ragged last panel) are packed and zero-padded.
@@ -168,11 +174,11 @@ void gemm(int M, int N, int K, MatrixView a, MatrixView b, float* c, size_t ldc,
   const Job job{M, N, K, a, panels.data(), numPanels, c, ldc, bias, accumulate};
   const int blocks = (M + ker.mr - 1) / ker.mr;
   if (!pool || pool->size() == 1 || static_cast<double>(M) * N * K < kParallelWork) {
-    ker.rows(job, 0, M);
+    rows(job, 0, M);
     return;
   }
   pool->parallelFor(blocks, pool->size(), [&](int64_t first, int64_t last) {
-    ker.rows(job, static_cast<int>(first) * ker.mr, std::min<int>(M, last * ker.mr));
+    rows(job, static_cast<int>(first) * ker.mr, std::min<int>(M, last * ker.mr));
   });
 }
 
