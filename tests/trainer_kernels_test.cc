@@ -32,50 +32,71 @@ TEST(TrainerKernels, KernelIsDispatched) {
   if (avx2) {
     EXPECT_NE(name, "generic");
   }
+  EXPECT_TRUE(selectGemmKernel("generic"));  // every x86-64 runs the baseline kernel
+  EXPECT_FALSE(selectGemmKernel("neon"));
+  EXPECT_TRUE(selectGemmKernel(name));
+  EXPECT_EQ(gemmKernelName(), name);
+}
+
+// Every kernel this CPU can run, with the best one restored at the end.
+std::vector<std::string> usableKernels() {
+  const std::string best = gemmKernelName();
+  std::vector<std::string> names;
+  for (const char* k : {"avx512", "avx2", "generic"}) {
+    if (selectGemmKernel(k)) names.push_back(k);
+  }
+  EXPECT_TRUE(selectGemmKernel(best));
+  return names;
 }
 
 TEST(TrainerKernels, GemmMatchesDoubleProduct) {
   ThreadPool pool(3);
-  for (int M : {1, 7, 13, 100}) {
-    for (int N : {1, 5, 16, 33, 70}) {
-      for (int K : {0, 1, 9, 64}) {
-        for (int variant = 0; variant < 8; ++variant) {
-          const bool transA = variant & 1, transB = variant & 2, accumulate = variant & 4;
-          const bool bias = !accumulate && (M + N) % 2 == 0;
-          auto a = randomFloats(size_t(M) * K, 1), b = randomFloats(size_t(K) * N, 2);
-          auto bv = randomFloats(N, 3);
-          const size_t ldc = N + 3;  // a row stride wider than the row
-          auto c = randomFloats(size_t(M) * ldc, 4);
-          const auto c0 = c;
-          MatrixView av =
-              transA ? MatrixView{a.data(), 1, size_t(M)} : MatrixView{a.data(), size_t(K), 1};
-          MatrixView bw =
-              transB ? MatrixView{b.data(), 1, size_t(K)} : MatrixView{b.data(), size_t(N), 1};
-          gemm(M, N, K, av, bw, c.data(), ldc, bias ? bv.data() : nullptr, accumulate,
-               variant % 3 == 0 ? nullptr : &pool);
-          for (int m = 0; m < M; ++m) {
-            for (int n = 0; n < N + 3; ++n) {
-              const float got = c[m * ldc + n];
-              if (n >= N) {
-                ASSERT_EQ(got, c0[m * ldc + n]) << "wrote past the row";
-                continue;
+  const std::string best = gemmKernelName();
+  for (const std::string& name : usableKernels()) {
+    ASSERT_TRUE(selectGemmKernel(name));
+    SCOPED_TRACE(name);
+    for (int M : {1, 7, 13, 100}) {
+      for (int N : {1, 5, 16, 33, 70}) {
+        for (int K : {0, 1, 9, 64}) {
+          for (int variant = 0; variant < 8; ++variant) {
+            const bool transA = variant & 1, transB = variant & 2, accumulate = variant & 4;
+            const bool bias = !accumulate && (M + N) % 2 == 0;
+            auto a = randomFloats(size_t(M) * K, 1), b = randomFloats(size_t(K) * N, 2);
+            auto bv = randomFloats(N, 3);
+            const size_t ldc = N + 3;  // a row stride wider than the row
+            auto c = randomFloats(size_t(M) * ldc, 4);
+            const auto c0 = c;
+            MatrixView av =
+                transA ? MatrixView{a.data(), 1, size_t(M)} : MatrixView{a.data(), size_t(K), 1};
+            MatrixView bw =
+                transB ? MatrixView{b.data(), 1, size_t(K)} : MatrixView{b.data(), size_t(N), 1};
+            gemm(M, N, K, av, bw, c.data(), ldc, bias ? bv.data() : nullptr, accumulate,
+                 variant % 3 == 0 ? nullptr : &pool);
+            for (int m = 0; m < M; ++m) {
+              for (int n = 0; n < N + 3; ++n) {
+                const float got = c[m * ldc + n];
+                if (n >= N) {
+                  ASSERT_EQ(got, c0[m * ldc + n]) << "wrote past the row";
+                  continue;
+                }
+                double want = accumulate ? c0[m * ldc + n] : 0.0, size = std::fabs(want);
+                if (bias) want += bv[n], size += std::fabs(bv[n]);
+                for (int k = 0; k < K; ++k) {
+                  const double x = av.data[m * av.rowStride + k * av.colStride];
+                  const double y = bw.data[k * bw.rowStride + n * bw.colStride];
+                  want += x * y;
+                  size += std::fabs(x * y);
+                }
+                ASSERT_NEAR(got, want, 1e-6 * size + 1e-30)
+                    << "M=" << M << " N=" << N << " K=" << K << " variant " << variant;
               }
-              double want = accumulate ? c0[m * ldc + n] : 0.0, size = std::fabs(want);
-              if (bias) want += bv[n], size += std::fabs(bv[n]);
-              for (int k = 0; k < K; ++k) {
-                const double x = av.data[m * av.rowStride + k * av.colStride];
-                const double y = bw.data[k * bw.rowStride + n * bw.colStride];
-                want += x * y;
-                size += std::fabs(x * y);
-              }
-              ASSERT_NEAR(got, want, 1e-6 * size + 1e-30)
-                  << "M=" << M << " N=" << N << " K=" << K << " variant " << variant;
             }
           }
         }
       }
     }
   }
+  selectGemmKernel(best);
 }
 
 TEST(TrainerKernels, GemmBitsDoNotDependOnThreads) {

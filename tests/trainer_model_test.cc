@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 
+#include "trainer/matmul.h"
 #include "trainer/model.h"
 #include "trainer/rng.h"
 #include "trainer_reference.h"
@@ -80,44 +81,49 @@ TEST(TrainerModel, GradientMatchesFiniteDifferencesOfReference) {
   }
   const auto tokens = randomTokens(B * T, cfg.vocab, 1);
   const auto targets = randomTokens(B * T, cfg.vocab, 2);
-  const float loss = model->forward(tokens.data(), targets.data(), B, T);
-  model->zeroGrad();
-  model->backward(1.0f, {});
 
   testing::ReferenceGpt ref(cfg, model->tensors());
   std::vector<double> p(model->params(), model->params() + model->numParams());
   const double refLoss = ref.loss(p, tokens, targets, B, T);
-  EXPECT_NEAR(loss, refLoss, 1e-5 * refLoss);
-
   const double h = 1e-5;
-  for (const ParamTensor& t : model->tensors()) {
-    std::vector<double> fd(t.size);
-    double scale = 0;
-    for (size_t i = 0; i < t.size; ++i) {
-      double& x = p[t.offset + i];
-      const double saved = x;
-      x = saved + h;
-      const double up = ref.loss(p, tokens, targets, B, T);
-      x = saved - h;
-      const double down = ref.loss(p, tokens, targets, B, T);
-      x = saved;
-      fd[i] = (up - down) / (2 * h);
-      scale = std::max(scale, std::fabs(fd[i]));
-    }
-    EXPECT_GT(scale, 1e-4) << t.name << " has (almost) no gradient: the check would be empty";
-    double worst = 0;
-    for (size_t i = 0; i < t.size; ++i) {
-      const double g = model->grads()[t.offset + i];
-      const double err = std::fabs(g - fd[i]);
-      worst = std::max(worst, err / (1e-4 * scale + 1e-4 * std::fabs(fd[i])));
-      if (t.name == "wpe.weight" && i >= static_cast<size_t>(T) * cfg.width) {
-        EXPECT_EQ(g, 0.0f) << "position " << i / cfg.width << " is past T";
-      }
-    }
-    // worst = max error in units of the tolerance (1e-4 of the tensor's largest gradient plus
-    // 1e-4 relative); float rounding keeps it below 0.01.
-    EXPECT_LT(worst, 1.0) << t.name;
+  std::vector<double> fd(p.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double saved = p[i];
+    p[i] = saved + h;
+    const double up = ref.loss(p, tokens, targets, B, T);
+    p[i] = saved - h;
+    const double down = ref.loss(p, tokens, targets, B, T);
+    p[i] = saved;
+    fd[i] = (up - down) / (2 * h);
   }
+
+  // Every matrix kernel this CPU can run, the best (restored at the end) included.
+  const std::string best = gemmKernelName();
+  for (const char* kernel : {"avx512", "avx2", "generic"}) {
+    if (!selectGemmKernel(kernel)) continue;
+    SCOPED_TRACE(kernel);
+    const float loss = model->forward(tokens.data(), targets.data(), B, T);
+    EXPECT_NEAR(loss, refLoss, 1e-5 * refLoss);
+    model->zeroGrad();
+    model->backward(1.0f, {});
+    for (const ParamTensor& t : model->tensors()) {
+      double scale = 0;
+      for (size_t i = 0; i < t.size; ++i) scale = std::max(scale, std::fabs(fd[t.offset + i]));
+      EXPECT_GT(scale, 1e-4) << t.name << " has (almost) no gradient: the check would be empty";
+      double worst = 0;
+      for (size_t i = 0; i < t.size; ++i) {
+        const double g = model->grads()[t.offset + i], want = fd[t.offset + i];
+        worst = std::max(worst, std::fabs(g - want) / (1e-4 * scale + 1e-4 * std::fabs(want)));
+        if (t.name == "wpe.weight" && i >= static_cast<size_t>(T) * cfg.width) {
+          EXPECT_EQ(g, 0.0f) << "position " << i / cfg.width << " is past T";
+        }
+      }
+      // worst = max error in units of the tolerance (1e-4 of the tensor's largest gradient
+      // plus 1e-4 relative); float rounding keeps it below 0.01.
+      EXPECT_LT(worst, 1.0) << t.name;
+    }
+  }
+  EXPECT_TRUE(selectGemmKernel(best));
 }
 
 TEST(TrainerModel, BackwardScalesExactlyAndAccumulates) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace braid::train {
@@ -113,18 +114,20 @@ struct Kernel {
   void (*narrow)(const Job&, int, int);
 };
 
-const Kernel& kernel() {
-  static const Kernel k = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")) {
-      return Kernel{"avx512", 8, 16, wideAvx512, narrowAvx512};
-    }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      return Kernel{"avx2", 6, 8, wideAvx2, narrowAvx2};
-    }
-    return Kernel{"generic", 4, 4, wideGeneric, narrowGeneric};
-  }();
+Kernel detect() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")) {
+    return Kernel{"avx512", 8, 16, wideAvx512, narrowAvx512};
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return Kernel{"avx2", 6, 8, wideAvx2, narrowAvx2};
+  }
+  return Kernel{"generic", 4, 4, wideGeneric, narrowGeneric};
+}
+
+Kernel& kernel() {
+  static Kernel k = detect();
   return k;
 }
 
@@ -134,6 +137,22 @@ constexpr double kParallelWork = 1 << 16;
 }  // namespace
 
 const char* gemmKernelName() { return kernel().name; }
+
+bool selectGemmKernel(const std::string& name) {
+  const Kernel best = detect();
+  const std::vector<Kernel> usable = {Kernel{"avx512", 8, 16, wideAvx512, narrowAvx512},
+                                      Kernel{"avx2", 6, 8, wideAvx2, narrowAvx2},
+                                      Kernel{"generic", 4, 4, wideGeneric, narrowGeneric}};
+  bool supported = false;  // kernels up to the best the CPU has, in usable's order
+  for (const Kernel& k : usable) {
+    supported = supported || std::string(k.name) == best.name;
+    if (supported && name == k.name) {
+      kernel() = k;
+      return true;
+    }
+  }
+  return false;
+}
 
 void gemm(int M, int N, int K, MatrixView a, MatrixView b, float* c, size_t ldc, const float* bias,
           bool accumulate, ThreadPool* pool) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "thread_pool.h"
 
@@ -36,5 +37,8 @@ void linearBackward(float* dinp, float* dweight, float* dbias, const float* dout
 
 // The kernel in use: "avx512", "avx2" or "generic" (for logs and tests).
 const char* gemmKernelName();
+// Switches to a narrower kernel than the CPU's best, for tests; false if the CPU lacks it.
+// Not while products run.
+bool selectGemmKernel(const std::string& name);
 
 }  // namespace braid::train
