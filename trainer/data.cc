@@ -109,7 +109,7 @@ Result<TokenData> loadTokens(const std::string& path) {
 
 void splitTrainVal(const std::vector<int32_t>& all, double valFraction, std::vector<int32_t>* train,
                    std::vector<int32_t>* val) {
-  const double f = std::clamp(valFraction, 0.0, 1.0);
+  const double f = valFraction > 0.0 ? std::min(valFraction, 1.0) : 0.0;  // NaN → 0
   const size_t numVal = static_cast<size_t>(static_cast<double>(all.size()) * f);
   const size_t numTrain = all.size() - numVal;
   train->assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(numTrain));
