@@ -22,8 +22,8 @@ struct TokenData {
 Result<TokenData> loadTokens(const std::string& path);
 
 // Splits off the last `valFraction` of the tokens as validation data.
-void splitTrainVal(const std::vector<int32_t>& all, double valFraction, std::vector<int32_t>* train,
-                   std::vector<int32_t>* val);
+void splitTrainVal(const std::vector<int32_t>& all, double valFraction,
+                   std::vector<int32_t>* train, std::vector<int32_t>* val);
 
 // Windows of T+1 tokens (inputs and shifted targets) at stride T over `tokens`. Each epoch the
 // window order is shuffled from (seed, epoch); rank r of `ranks` takes its contiguous share of
@@ -42,7 +42,6 @@ class DistributedSampler {
   uint64_t position() const;  // windows drawn so far by this rank (epoch-spanning)
   void seek(uint64_t position);
   uint64_t epoch() const;
-
  private:
   void shuffle();
   size_t shareBegin() const;  // this rank's first index in each epoch's window order

@@ -24,11 +24,11 @@
 namespace braid::train {
 
 struct ModelConfig {
-  int vocab = 256;   // byte-level tokenizer
-  int context = 64;  // maximum sequence length T
+  int vocab = 256;    // byte-level tokenizer
+  int context = 64;   // maximum sequence length T
   int layers = 2;
   int heads = 4;
-  int width = 64;  // embedding channels C; must be divisible by heads
+  int width = 64;     // embedding channels C; must be divisible by heads
 };
 
 // Why a config cannot be built (width not divisible by heads, a size below 1, ...), or OK.
@@ -36,10 +36,10 @@ Status validate(const ModelConfig& config);
 
 // One parameter tensor: a range of the flat parameter (and gradient) array.
 struct ParamTensor {
-  std::string name;   // e.g. "h0.attn.qkv.weight"
-  size_t offset = 0;  // first element in the flat arrays
-  size_t size = 0;    // elements
-  bool decay = true;  // AdamW weight decay applies (false for biases and LayerNorm)
+  std::string name;  // e.g. "h0.attn.qkv.weight"
+  size_t offset = 0; // first element in the flat arrays
+  size_t size = 0;   // elements
+  bool decay = true; // AdamW weight decay applies (false for biases and LayerNorm)
 };
 
 class Model {

@@ -33,7 +33,6 @@ class AdamW {
   std::vector<float>& m() { return m_; }
   std::vector<float>& v() { return v_; }
   void setStepsTaken(uint64_t t) { t_ = t; }
-
  private:
   AdamWConfig config_;
   size_t begin_, end_;
