@@ -32,6 +32,9 @@ void splitTrainVal(const std::vector<int32_t>& all, double valFraction,
 class DistributedSampler {
  public:
   DistributedSampler(size_t numTokens, int T, int rank, int ranks, uint64_t seed);
+  // Why these arguments cannot work (T < 1, rank outside [0, ranks), fewer windows than ranks),
+  // or OK. A sampler built from arguments that fail this returns 0 from next().
+  static Status check(size_t numTokens, int T, int rank, int ranks);
   size_t windowsPerEpoch() const;  // this rank's share
   size_t totalWindows() const;     // all ranks
   // Start offset (into tokens) of the next window; advances, wrapping into the next epoch.
@@ -41,6 +44,7 @@ class DistributedSampler {
   uint64_t epoch() const;
  private:
   void shuffle();
+  size_t shareBegin() const;  // this rank's first index in each epoch's window order
   size_t numTokens_;
   int T_, rank_, ranks_;
   uint64_t seed_;

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "braid/status.h"
+
 namespace braid::train {
 
 struct ModelConfig {
@@ -28,6 +30,9 @@ struct ModelConfig {
   int heads = 4;
   int width = 64;     // embedding channels C; must be divisible by heads
 };
+
+// Why a config cannot be built (width not divisible by heads, a size below 1, ...), or OK.
+Status validate(const ModelConfig& config);
 
 // One parameter tensor: a range of the flat parameter (and gradient) array.
 struct ParamTensor {
@@ -41,7 +46,8 @@ class Model {
  public:
   virtual ~Model() = default;
 
-  // A model with parameters initialised GPT-2 style from `seed` (same seed → same bits).
+  // A model with parameters initialised GPT-2 style from `seed` (same seed → same bits);
+  // nullptr when validate(config) fails. Results do not depend on `threads`.
   static std::unique_ptr<Model> create(const ModelConfig& config, uint64_t seed, int threads);
 
   virtual const ModelConfig& config() const = 0;
@@ -52,6 +58,8 @@ class Model {
 
   // Mean cross-entropy over the B*T positions (tokens and targets are B*T values, row-major,
   // each in [0, vocab)). Keeps the activations backward needs. T <= context.
+  // targets may be null (logits only, e.g. for sampling): returns 0 and backward has nothing to
+  // differentiate. Returns NaN, computing nothing, when B, T or a token is out of range.
   virtual float forward(const int32_t* tokens, const int32_t* targets, int B, int T) = 0;
   // Logits of the last forward, B*T*vocab (for sampling).
   virtual const float* logits() const = 0;

@@ -51,5 +51,8 @@ struct LrSchedule {
 
 // Global L2 norm of grads (n elements) — for clipping; callers scale by min(1, maxNorm/norm).
 double gradNorm(const float* grads, size_t n);
+// Sum of squares of grads, accumulated in double: a shard's part of the squared global norm
+// (ZeRO-1 ranks sum theirs across ranks, then take the root).
+double gradSumSquares(const float* grads, size_t n);
 
 }  // namespace braid::train
