@@ -18,8 +18,25 @@ OpContext::OpContext(OpEnvironment& env, CollectiveKind kind, uint64_t seq, Data
       seq_(seq),
       elemSize_(isValid(dtype) ? dataTypeSize(dtype) : 1),
       reduce_(isValid(dtype) && isValid(op) ? reduceFunction(dtype, op) : nullptr),
+      scratch_(env.scratch),
       start_(Clock::now()),
       labelNumber_(seq) {}
+
+OpContext::OpContext(OpContext& parent, std::vector<int> members)
+    : env_(parent.env_),
+      kind_(parent.kind_),
+      seq_(parent.seq_),
+      elemSize_(parent.elemSize_),
+      reduce_(parent.reduce_),
+      members_(std::move(members)),
+      scratch_(parent.env_.nestedScratch),
+      start_(parent.start_),
+      check_(parent.check_),
+      labelNumber_(parent.labelNumber_),
+      labelSuffix_(parent.labelSuffix_) {
+  index_ = static_cast<int>(std::find(members_.begin(), members_.end(), env_.rank) -
+                            members_.begin());
+}
 
 std::string OpContext::label() const {
   return fmt::format("{} #{}{}", toString(kind_), labelNumber_, labelSuffix_);
@@ -37,7 +54,7 @@ Request* OpContext::send(int peer, const void* src, size_t bytes, const Request*
                          MsgKind kind) {
   Request r;
   r.type = Request::Type::kSend;
-  r.peer = peer;
+  r.peer = toRank(peer);
   r.kind = kind;
   r.seq = seq_;
   r.bytes = bytes;
@@ -49,7 +66,7 @@ Request* OpContext::send(int peer, const void* src, size_t bytes, const Request*
 Request* OpContext::recv(int peer, void* dst, size_t bytes, MsgKind kind) {
   Request r;
   r.type = Request::Type::kRecv;
-  r.peer = peer;
+  r.peer = toRank(peer);
   r.kind = kind;
   r.seq = seq_;
   r.bytes = bytes;
@@ -60,7 +77,7 @@ Request* OpContext::recv(int peer, void* dst, size_t bytes, MsgKind kind) {
 Request* OpContext::recvReduce(int peer, void* dst, const void* local, size_t bytes) {
   Request r;
   r.type = Request::Type::kRecv;
-  r.peer = peer;
+  r.peer = toRank(peer);
   r.kind = MsgKind::kData;
   r.seq = seq_;
   r.bytes = bytes;
@@ -104,8 +121,8 @@ std::string OpContext::describeMismatch(int member) const {
 }
 
 uint8_t* OpContext::scratch(size_t bytes) {
-  if (env_.scratch->size() < bytes) env_.scratch->resize(bytes);
-  return env_.scratch->data();
+  if (scratch_->size() < bytes) scratch_->resize(bytes);
+  return scratch_->data();
 }
 
 std::string OpContext::describePending() const {

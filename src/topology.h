@@ -15,3 +15,5 @@ std::string localHostId();
 std::string advertisedAddress();
 
 }  // namespace braid
+
+#include "comm_topology.h"  // stand-in until the topology issue's CommTopology lands here
