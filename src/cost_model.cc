@@ -238,7 +238,7 @@ double stageBest(const CostModel& m, CollectiveKind kind, double bytes, const Co
 
 double hierarchical(const CostModel& m, CollectiveKind kind, double bytes, const CommShape& s) {
   if (s.nested || s.hosts < 2 || !s.uniform) return kInf;
-  const CommShape local = localStageShape(s), cross = crossStageShape(s);
+  const CommShape local = localStageShape(s), cross = crossStageShape(s, kind);
   const int l = s.ranksPerHost, hosts = s.hosts;
   const double g = m.gammaUsPerByte;
   switch (kind) {
@@ -349,13 +349,13 @@ CommShape localStageShape(const CommShape& s) {
   return l;
 }
 
-CommShape crossStageShape(const CommShape& s) {
+CommShape crossStageShape(const CommShape& s, CollectiveKind kind) {
   CommShape c = s;
   c.ranks = s.hosts;
   c.ranksPerHost = 1;
   c.uniform = c.hostMajor = true;
   c.ringFlows = s.hosts > 1 ? 1 : 0;
-  c.linkSharing = s.linkSharing * s.ranksPerHost;  // every local rank's group runs at once
+  if (kind != K::kBroadcast) c.linkSharing = s.linkSharing * s.ranksPerHost;
   c.arenaWindow = 0;
   c.nested = true;
   return c;

@@ -62,7 +62,9 @@ struct CommShape {
 // The shape of a whole communicator, and of the groups the hierarchical algorithms use.
 CommShape shapeOf(const CommTopology& t, LinkClass local, LinkClass remote, size_t arenaWindow);
 CommShape localStageShape(const CommShape& s);  // one host's ranks
-CommShape crossStageShape(const CommShape& s);  // one rank per host; L such groups at once
+// One rank per host. For broadcast only the root's counterparts use the network; for the other
+// collectives the L cross groups of a host do at once, sharing its link.
+CommShape crossStageShape(const CommShape& s, CollectiveKind kind);
 
 // The best of `names` for a call (first of equal times, so the order breaks ties).
 struct Prediction {

@@ -153,7 +153,7 @@ Status Communicator::Impl::runStage(OpContext& group, Group which, const OpDesc&
   }
   const CommShape& s = algorithms_.shape();
   const Decision c = algorithms_.chooseStage(
-      d.kind, bytes, which == Group::kLocal ? localStageShape(s) : crossStageShape(s));
+      d.kind, bytes, which == Group::kLocal ? localStageShape(s) : crossStageShape(s, d.kind));
   BRAID_LOG(kTrace, kTune, "{} stage on {} ranks ({}): {} for {} B, predicted {:.1f} us",
             toString(d.kind), group.size(), which == Group::kLocal ? "host" : "across hosts",
             c.algorithm->name, bytes, c.predictedUs);
