@@ -48,10 +48,10 @@ Status binomialReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t
 // counterparts on the other hosts; each stage runs through ctx.runStage with the algorithm the
 // tuner picks for that group, except allReduce's host-local stages, which are ring
 // reduce-scatter / allgather (their blocks need not be equal).
-//   allReduce:     local reduce-scatter -> cross allReduce of this rank's block -> local allgather
-//   reduceScatter: pack blocks by (local rank, host) -> local reduce-scatter -> cross reduce-scatter
-//   allGather:     cross allgather -> local allgather -> unpack blocks into rank order
-//   broadcast:     cross broadcast among the root's counterparts -> local broadcast on every host
+//   allReduce: local reduce-scatter, cross allReduce of this rank's block, local allgather.
+//   reduceScatter: pack blocks by (local rank, host), local and then cross reduce-scatter.
+//   allGather: cross allgather, local allgather, unpack blocks into rank order.
+//   broadcast: cross broadcast among the root's counterparts, local broadcast on every host.
 Status hierarchicalAllReduce(OpContext& ctx, const OpDesc& d);
 Status hierarchicalReduceScatter(OpContext& ctx, const OpDesc& d);
 Status hierarchicalAllGather(OpContext& ctx, const OpDesc& d);

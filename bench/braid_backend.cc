@@ -1,7 +1,7 @@
 // The braid backend of braid-bench: one call of the Communicator per Call.
-#include "backend.h"
-
 #include <cmath>
+
+#include "backend.h"
 
 namespace braid::bench {
 

@@ -223,8 +223,8 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
     if (!r.supported) continue;
     out << (firstRow ? "" : ",\n") << "    {\"backend\": " << jsonString(r.backend)
         << ", \"algo\": " << jsonString(r.algo) << ", \"chosen_algo\": " << jsonString(r.chosen)
-        << ", \"label\": " << jsonString(labelOf(r)) << ", \"predicted_us\": "
-        << numberOrNull(r.predictedUs)
+        << ", \"label\": " << jsonString(labelOf(r))
+        << ", \"predicted_us\": " << numberOrNull(r.predictedUs)
         << ", \"transport\": " << jsonString(r.transport)
         << ", \"collective\": " << jsonString(std::string(collectiveName(r.collective)))
         << ", \"bytes\": " << r.bytes << ", \"count\": " << r.count

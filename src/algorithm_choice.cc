@@ -200,8 +200,8 @@ Decision AlgorithmChoice::choose(CollectiveKind kind, size_t bytes) const {
   // A forced algorithm that needs an arena falls back to the tuner where there is none
   // (e.g. BRAID_ALGO=allreduce:shm-twoshot on a communicator that spans hosts), as does
   // shm-oneshot for a call larger than the arena's window.
-  const bool tooBig = f != nullptr && std::string(f->name) == "shm-oneshot" &&
-                      bytes > shape_.arenaWindow;
+  const bool tooBig =
+      f != nullptr && std::string(f->name) == "shm-oneshot" && bytes > shape_.arenaWindow;
   if (f != nullptr && runsOn(*f, shape_) && !tooBig) {
     Decision d = decisionFor(model_, *f, bytes, shape_);
     d.forced = true;

@@ -35,9 +35,9 @@ const AlgorithmInfo* findAlgorithm(CollectiveKind kind, const std::string& name)
 // What the tuner decided for one call.
 struct Decision {
   const AlgorithmInfo* algorithm = nullptr;
-  size_t chunkBytes = 0;    // pipeline chunk for algorithms that have one (0 = their default)
-  double predictedUs = 0;   // the model's time (infinity where it has no formula)
-  bool forced = false;      // BRAID_ALGO / setAlgorithm, not the model
+  size_t chunkBytes = 0;   // pipeline chunk for algorithms that have one (0 = their default)
+  double predictedUs = 0;  // the model's time (infinity where it has no formula)
+  bool forced = false;     // BRAID_ALGO / setAlgorithm, not the model
 };
 
 class AlgorithmChoice {

@@ -16,7 +16,8 @@ CommTopology commTopologyFromHostIds(const std::vector<std::string>& hostIdPerRa
     t.ranksOnHost[it->second].push_back(static_cast<int>(r));
   }
   t.hosts = static_cast<int>(t.ranksOnHost.size());
-  for (const auto& ranks : t.ranksOnHost) t.uniform = t.uniform && ranks.size() == t.ranksOnHost[0].size();
+  for (const auto& ranks : t.ranksOnHost)
+    t.uniform = t.uniform && ranks.size() == t.ranksOnHost[0].size();
   return t;
 }
 

@@ -84,7 +84,7 @@ class Communicator::Impl {
   std::vector<std::unique_ptr<Transport>> transports_;
   OpEnvironment env_;
   std::vector<uint8_t> scratch_;
-  std::vector<uint8_t> nestedScratch_;  // scratch of group views
+  std::vector<uint8_t> nestedScratch_;                          // scratch of group views
   std::map<std::pair<int, int>, const AlgorithmInfo*> logged_;  // guarded by execMu_
   AlgorithmChoice algorithms_;  // guarded by execMu_ once operations run
   std::atomic<bool> aborted_{false};

@@ -41,8 +41,7 @@ size_t flatPipeline(const CostModel& m, const CommShape& s) {
 // one host when hosts are blocks of consecutive ranks that aligned 2*distance blocks nest in;
 // otherwise every rank of a host may cross at once.
 Hop distanceHop(const CostModel& m, const CommShape& s, int distance) {
-  bool local =
-      s.hosts == 1 || (s.hostMajor && s.uniform && s.ranksPerHost % (2 * distance) == 0);
+  bool local = s.hosts == 1 || (s.hostMajor && s.uniform && s.ranksPerHost % (2 * distance) == 0);
   return local ? localHop(m, s) : remoteHop(m, s, s.ranksPerHost);
 }
 
@@ -59,7 +58,7 @@ int floorPow2(int n) {
 double ceilDiv(double a, double b) { return std::ceil(a / b); }
 
 // Chunk sizes the tuner tries for pipelined algorithms.
-const size_t kChunks[] = {size_t{8} << 10,   size_t{16} << 10,  size_t{32} << 10, size_t{64} << 10,
+const size_t kChunks[] = {size_t{8} << 10,   size_t{16} << 10,  size_t{32} << 10,  size_t{64} << 10,
                           size_t{128} << 10, size_t{256} << 10, size_t{512} << 10, size_t{1} << 20,
                           size_t{2} << 20,   size_t{4} << 20};
 

@@ -22,9 +22,9 @@ constexpr int kNumLinkClasses = 2;
 std::string_view toString(LinkClass c);
 
 struct LinkCost {
-  double alphaUs = 0;         // latency of one message / one synchronisation step
-  double betaUsPerByte = 0;   // time per byte through the link (1 / bandwidth)
-  size_t pipelineBytes = 0;   // the transport's streaming unit (a chain forwards in these)
+  double alphaUs = 0;        // latency of one message / one synchronisation step
+  double betaUsPerByte = 0;  // time per byte through the link (1 / bandwidth)
+  size_t pipelineBytes = 0;  // the transport's streaming unit (a chain forwards in these)
 };
 
 // The algorithms a composed algorithm's stage may run for kind, in tie-break order.
@@ -48,15 +48,15 @@ void applyModelOverrides(CostModel* model);
 struct CommShape {
   int ranks = 1;
   int hosts = 1;
-  int ranksPerHost = 1;     // the most ranks on one host
-  bool uniform = true;      // every host has ranksPerHost ranks
-  bool hostMajor = true;    // each host's ranks are consecutive
+  int ranksPerHost = 1;                // the most ranks on one host
+  bool uniform = true;                 // every host has ranksPerHost ranks
+  bool hostMajor = true;               // each host's ranks are consecutive
   LinkClass local = LinkClass::kShm;   // between ranks of one host
   LinkClass remote = LinkClass::kTcp;  // between hosts
-  int ringFlows = 0;        // ring edges leaving the busiest host (0 on one host)
-  int linkSharing = 1;      // groups that use each host's network link at once (cross stages)
-  size_t arenaWindow = 0;   // window of a shared-memory arena spanning the group; 0 = none
-  bool nested = false;      // a stage of a composed algorithm (no composed algorithm inside)
+  int ringFlows = 0;                   // ring edges leaving the busiest host (0 on one host)
+  int linkSharing = 1;     // groups that use each host's network link at once (cross stages)
+  size_t arenaWindow = 0;  // window of a shared-memory arena spanning the group; 0 = none
+  bool nested = false;     // a stage of a composed algorithm (no composed algorithm inside)
 };
 
 // The shape of a whole communicator, and of the groups the hierarchical algorithms use.
@@ -80,7 +80,7 @@ Prediction bestOf(const CostModel& m, CollectiveKind kind, size_t bytes, const C
 // block; allToAll: the block per peer). Sets *chunkBytes to the best pipeline chunk for
 // algorithms that have one (0 otherwise). Infinity when the model has no formula for the name
 // or the algorithm cannot run on the shape.
-double predictUs(const CostModel& m, CollectiveKind kind, std::string_view algorithm,
-                 size_t bytes, const CommShape& shape, size_t* chunkBytes = nullptr);
+double predictUs(const CostModel& m, CollectiveKind kind, std::string_view algorithm, size_t bytes,
+                 const CommShape& shape, size_t* chunkBytes = nullptr);
 
 }  // namespace braid

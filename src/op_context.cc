@@ -19,6 +19,7 @@ OpContext::OpContext(OpEnvironment& env, CollectiveKind kind, uint64_t seq, Data
       elemSize_(isValid(dtype) ? dataTypeSize(dtype) : 1),
       reduce_(isValid(dtype) && isValid(op) ? reduceFunction(dtype, op) : nullptr),
       scratch_(env.scratch),
+      owner_(this),
       start_(Clock::now()),
       labelNumber_(seq) {}
 
@@ -30,12 +31,13 @@ OpContext::OpContext(OpContext& parent, std::vector<int> members)
       reduce_(parent.reduce_),
       members_(std::move(members)),
       scratch_(parent.env_.nestedScratch),
+      owner_(parent.owner_),
       start_(parent.start_),
       check_(parent.check_),
       labelNumber_(parent.labelNumber_),
       labelSuffix_(parent.labelSuffix_) {
-  index_ = static_cast<int>(std::find(members_.begin(), members_.end(), env_.rank) -
-                            members_.begin());
+  index_ =
+      static_cast<int>(std::find(members_.begin(), members_.end(), env_.rank) - members_.begin());
 }
 
 std::string OpContext::label() const {
@@ -43,8 +45,10 @@ std::string OpContext::label() const {
 }
 
 Request* OpContext::post(Request r) {
-  requests_.push_back(r);
-  Request* p = &requests_.back();
+  // Views keep their requests in the operation's storage: they must outlive the view, since a
+  // transport may still touch them while the communicator reports a failure.
+  Request* p = &owner_->storage_.emplace_back(r);
+  requests_.push_back(p);
   Connection* c = env_.connections[p->peer];
   c->post(p);
   return p;
@@ -128,7 +132,7 @@ uint8_t* OpContext::scratch(size_t bytes) {
 std::string OpContext::describePending() const {
   std::set<int> ranks;
   for (size_t i = firstPending_; i < requests_.size(); ++i) {
-    if (!requests_[i].complete) ranks.insert(requests_[i].peer);
+    if (!requests_[i]->complete) ranks.insert(requests_[i]->peer);
   }
   std::string out;
   for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
@@ -153,10 +157,10 @@ Status OpContext::wait() {
   for (;;) {
     bool progressed = false;
     BRAID_RETURN_IF_ERROR(progressAll(&progressed));
-    while (firstPending_ < requests_.size() && requests_[firstPending_].complete) ++firstPending_;
+    while (firstPending_ < requests_.size() && requests_[firstPending_]->complete) ++firstPending_;
     bool done = true;
     for (size_t i = firstPending_; i < requests_.size(); ++i) {
-      if (!requests_[i].complete) {
+      if (!requests_[i]->complete) {
         done = false;
         break;
       }
@@ -184,7 +188,7 @@ Status OpContext::wait() {
     // Block in the transports that have work queued.
     std::vector<Transport*> waiting;
     for (size_t i = firstPending_; i < requests_.size(); ++i) {
-      const Request& r = requests_[i];
+      const Request& r = *requests_[i];
       if (r.complete) continue;
       Transport* t = env_.transportOf[r.peer];
       if (std::find(waiting.begin(), waiting.end(), t) == waiting.end()) waiting.push_back(t);

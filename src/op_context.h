@@ -39,8 +39,8 @@ struct OpEnvironment {
   std::vector<Transport*> transportOf;  // by rank
   const std::atomic<bool>* aborted = nullptr;
   std::chrono::milliseconds timeout{0};
-  std::vector<uint8_t>* scratch = nullptr;  // grown on demand, reused across operations
-  SharedArena* arena = nullptr;             // set when one shared arena spans every rank
+  std::vector<uint8_t>* scratch = nullptr;        // grown on demand, reused across operations
+  SharedArena* arena = nullptr;                   // set when one shared arena spans every rank
   std::vector<uint8_t>* nestedScratch = nullptr;  // scratch of group views (see OpContext)
   const CommTopology* topology = nullptr;
   StageRunner runStage;
@@ -52,7 +52,8 @@ class OpContext {
   // A view of the running operation on a sub-group, for composed algorithms: rank(), size()
   // and every peer argument are positions in `members` (communicator ranks in group order; this
   // rank is one of them). The view shares the operation's sequence number, deadline,
-  // fingerprint check and label, but waits only for its own requests, has no arena, and takes
+  // fingerprint check and label, but waits only for its own requests (stored with the
+  // operation's, so they outlive the view until the operation ends), has no arena, and takes
   // scratch from a second buffer, so the composing algorithm's scratch survives its stages.
   // parent must not itself be a view.
   OpContext(OpContext& parent, std::vector<int> members);
@@ -125,7 +126,9 @@ class OpContext {
   int index_ = 0;             // this rank's position in members_
   std::vector<uint8_t>* scratch_;
   size_t chunkBytes_ = 0;
-  std::deque<Request> requests_;
+  OpContext* owner_;                // holds the storage: this, or the operation a view is of
+  std::deque<Request> storage_;     // every request of the operation and its views
+  std::vector<Request*> requests_;  // this context's own, in post order
   size_t firstPending_ = 0;
   Clock::time_point start_;
   std::function<Status()> check_;

@@ -38,8 +38,8 @@ int sizeClass(size_t bytes) {
 
 Status Communicator::Impl::configureTuner(bool arenaSpansAll, bool tcpEverywhere) {
   const LinkClass local = tcpEverywhere ? LinkClass::kTcp : LinkClass::kShm;
-  const CommShape shape = shapeOf(topology, local, LinkClass::kTcp,
-                                  arenaSpansAll ? env_.arena->windowBytes() : 0);
+  const CommShape shape =
+      shapeOf(topology, local, LinkClass::kTcp, arenaSpansAll ? env_.arena->windowBytes() : 0);
   CostModel model = defaultCostModel();
   algorithms_.configure(model, shape);  // the probe's own collectives run with the defaults
   std::string source = "defaults";
@@ -53,8 +53,8 @@ Status Communicator::Impl::configureTuner(bool arenaSpansAll, bool tcpEverywhere
             "cost model ({}, BRAID_TUNE_* overrides applied): {}; {}; reduce {:.3f} GB/s; shape: "
             "{} ranks on {} host(s){}, {} per host",
             source, describeLink(model, LinkClass::kShm), describeLink(model, LinkClass::kTcp),
-            model.gammaUsPerByte > 0 ? 1e-3 / model.gammaUsPerByte : 0.0, shape.ranks,
-            shape.hosts, shape.uniform ? "" : " (unequal)", shape.ranksPerHost);
+            model.gammaUsPerByte > 0 ? 1e-3 / model.gammaUsPerByte : 0.0, shape.ranks, shape.hosts,
+            shape.uniform ? "" : " (unequal)", shape.ranksPerHost);
   return Status();
 }
 
@@ -169,9 +169,9 @@ void Communicator::Impl::logDecision(const OpDesc& d, size_t bytes, const Decisi
   logged_[key] = decision.algorithm;
   std::string chunk =
       decision.chunkBytes > 0 ? fmt::format(", chunk {} B", decision.chunkBytes) : "";
-  BRAID_LOG(kInfo, kTune, "{} of {} B on {} ranks: {}{}{}, predicted {:.1f} us",
-            toString(d.kind), bytes, size_, decision.algorithm->name,
-            decision.forced ? " (forced)" : "", chunk, decision.predictedUs);
+  BRAID_LOG(kInfo, kTune, "{} of {} B on {} ranks: {}{}{}, predicted {:.1f} us", toString(d.kind),
+            bytes, size_, decision.algorithm->name, decision.forced ? " (forced)" : "", chunk,
+            decision.predictedUs);
 }
 
 }  // namespace braid

@@ -119,13 +119,30 @@ TEST_P(Hierarchical, ExactForEveryCollectiveCountAndPlacement) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Layouts, Hierarchical,
-    ::testing::Values(Case{"2x2", {"a", "a", "b", "b"}}, Case{"3x2", {"a", "a", "b", "b", "c", "c"}},
-                      Case{"2x3", {"a", "a", "a", "b", "b", "b"}},
-                      Case{"2x2_interleaved", {"a", "b", "a", "b"}},
-                      Case{"3x1", {"a", "b", "c"}}),
-    [](const auto& param) { return std::string(param.param.name); });
+INSTANTIATE_TEST_SUITE_P(Layouts, Hierarchical,
+                         ::testing::Values(Case{"2x2", {"a", "a", "b", "b"}},
+                                           Case{"3x2", {"a", "a", "b", "b", "c", "c"}},
+                                           Case{"2x3", {"a", "a", "a", "b", "b", "b"}},
+                                           Case{"2x2_interleaved", {"a", "b", "a", "b"}},
+                                           Case{"3x1", {"a", "b", "c"}}),
+                         [](const auto& param) { return std::string(param.param.name); });
+
+// Ranks that disagree about a hierarchical call fail (naming the disagreement) instead of hanging
+// or mixing data, also when the failure surfaces inside a stage.
+TEST(HierarchicalErrors, DisagreeingRanksFail) {
+  runRanksOnHosts(
+      {"a", "a", "b", "b"},
+      [](Communicator& comm) {
+        ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
+        const size_t count = comm.rank() == 3 ? 70001 : 70000;
+        std::vector<float> buf(count, 1.0f);
+        Status s = comm.allReduce(buf.data(), buf.data(), count, DataType::kFloat32,
+                                  ReduceOp::kSum);
+        EXPECT_FALSE(s.isOk());
+        EXPECT_NE(s.message().find("disagree"), std::string::npos) << s.toString();
+      },
+      std::chrono::milliseconds(20000));
+}
 
 // With ranks on one host, or hosts with different numbers of ranks, hierarchical is not offered
 // and forcing it fails clearly.
@@ -171,8 +188,7 @@ TEST(HierarchicalAvailability, ForcedThroughTheEnvironmentFailsCreation) {
   reloadParams();
   for (const Status& s : results) {
     EXPECT_EQ(s.code(), StatusCode::kUnsupported) << s.toString();
-    EXPECT_NE(s.message().find("hierarchical needs ranks on more than one host"),
-              std::string::npos)
+    EXPECT_NE(s.message().find("hierarchical needs ranks on more than one host"), std::string::npos)
         << s.message();
   }
 }

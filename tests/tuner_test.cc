@@ -79,7 +79,9 @@ TEST(CostModel, CostsGrowWithSize) {
         // Where it can run at all, larger calls cost strictly more in the end.
         double small = predictUs(m, kind, a, 8, shape);
         double large = predictUs(m, kind, a, size_t{1} << 30, shape);
-        if (std::isfinite(small)) ASSERT_GT(large, small) << name << " " << a;
+        if (std::isfinite(small)) {
+          ASSERT_GT(large, small) << name << " " << a;
+        }
       }
     }
   }
@@ -158,9 +160,9 @@ TEST(CostModel, HierarchicalWhenSlowInterHostLinksDominate) {
   const double hier = predictUs(m, K::kAllReduce, "hierarchical", size_t{256} << 20, shape);
   EXPECT_LT(hier, ring * 0.95);
   // A broadcast crosses hosts once per host either way; hierarchical wins on latency.
-  EXPECT_EQ(bestOf(m, K::kBroadcast, 64 << 10, shape, {"chain", "binomial", "hierarchical"})
-                .algorithm,
-            "hierarchical");
+  EXPECT_EQ(
+      bestOf(m, K::kBroadcast, 64 << 10, shape, {"chain", "binomial", "hierarchical"}).algorithm,
+      "hierarchical");
 }
 
 TEST(CostModel, SameInputsSameChoice) {
