@@ -83,6 +83,20 @@ Status binomialBroadcast(OpContext& ctx, const uint8_t* send, uint8_t* recv, siz
 Status chainReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count, int root);
 Status binomialReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count, int root);
 
+// Hierarchical algorithms, for communicators over several hosts with the same number of ranks
+// on each (patterns/hierarchy.h). Composed of stages on the host's ranks and on this rank's
+// counterparts on the other hosts; each stage runs through ctx.runStage with the algorithm the
+// tuner picks for that group, except allReduce's host-local stages, which are ring
+// reduce-scatter / allgather (their blocks need not be equal).
+//   allReduce: local reduce-scatter, cross allReduce of this rank's block, local allgather.
+//   reduceScatter: pack blocks by (local rank, host), local and then cross reduce-scatter.
+//   allGather: cross allgather, local allgather, unpack blocks into rank order.
+//   broadcast: cross broadcast among the root's counterparts, local broadcast on every host.
+Status hierarchicalAllReduce(OpContext& ctx, const OpDesc& d);
+Status hierarchicalReduceScatter(OpContext& ctx, const OpDesc& d);
+Status hierarchicalAllGather(OpContext& ctx, const OpDesc& d);
+Status hierarchicalBroadcast(OpContext& ctx, const OpDesc& d);
+
 Status pairwiseAllToAll(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t countPerPeer);
 Status disseminationBarrier(OpContext& ctx);
 

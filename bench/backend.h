@@ -44,6 +44,9 @@ class Backend {
   virtual Status setAlgorithm(Collective c, const std::string& algo) = 0;
   // The algorithm that will run for this call ("" when unknown).
   virtual std::string chosenAlgorithm(const Call& call) const = 0;
+  // The library's own prediction of this call's time in microseconds (braid's tuner); negative
+  // when it has none.
+  virtual double predictedUs(const Call&) const { return -1; }
   virtual std::string transport() const = 0;
   virtual Status run(const Call& call) = 0;
   virtual Status barrier() = 0;

@@ -1,4 +1,6 @@
 // The braid backend of braid-bench: one call of the Communicator per Call.
+#include <cmath>
+
 #include "backend.h"
 
 namespace braid::bench {
@@ -41,6 +43,11 @@ class BraidBackend final : public Backend {
   std::string chosenAlgorithm(const Call& call) const override {
     if (call.collective == Collective::kSendRecv) return "p2p";
     return comm_.algorithmFor(kindOf(call.collective), call.count, call.dtype);
+  }
+  double predictedUs(const Call& call) const override {
+    if (call.collective == Collective::kSendRecv) return -1;
+    double t = comm_.predictedTimeUs(kindOf(call.collective), call.count, call.dtype);
+    return std::isfinite(t) ? t : -1;
   }
   std::string transport() const override {
     std::string t;

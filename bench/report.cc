@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -62,10 +63,27 @@ std::string hostName() {
 
 bool hasOtherPlacement(const Options& o) { return !o.inPlaceOnly; }
 
+// A non-negative number, else null (unknown).
+std::string numberOrNull(double v) {
+  if (v < 0) return "null";
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// How a row names its algorithm: the tuner's series as "auto(<what it picked>)".
+std::string labelOf(const Row& r) {
+  return r.algo == "auto" && !r.chosen.empty() ? "auto(" + r.chosen + ")" : r.algo;
+}
+
 }  // namespace
 
 Report::Report(Communicator& comm, const std::vector<Series>& series, const Options& o)
-    : comm_(comm), series_(series), o_(o) {}
+    : comm_(comm), series_(series), o_(o) {
+  // Next to other series, a column names the tuner's pick and its predicted time.
+  for (const Series& s : series_) tunerColumn_ = tunerColumn_ || s.algo == "auto";
+  tunerColumn_ = tunerColumn_ && series_.size() > 1;
+}
 
 void Report::printHeader() const {
   std::string labels;
@@ -97,6 +115,10 @@ void Report::printColumns(Collective c) const {
     top += "| busbw ratio";
     cols += hasOtherPlacement(o_) ? "|   oop    ip" : "|    ip";
   }
+  if (tunerColumn_) {
+    top += "| tuner";
+    cols += "| pick  predicted(us)";
+  }
   std::printf("%s\n%s\n", top.c_str(), cols.c_str());
   std::fflush(stdout);
 }
@@ -126,6 +148,17 @@ void Report::printRow(const std::vector<Row>& rows) const {
       } else {
         std::printf(" %5s", "n/a");
       }
+    }
+  }
+  if (tunerColumn_) {
+    const Row* pick = nullptr;
+    for (const Row& r : rows) {
+      if (pick == nullptr && r.supported && r.algo == "auto") pick = &r;
+    }
+    if (pick != nullptr && pick->predictedUs >= 0) {
+      std::printf("| %s %.1f", labelOf(*pick).c_str(), pick->predictedUs);
+    } else {
+      std::printf("| %s n/a", pick != nullptr ? labelOf(*pick).c_str() : "n/a");
     }
   }
   std::printf("\n");
@@ -190,6 +223,8 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
     if (!r.supported) continue;
     out << (firstRow ? "" : ",\n") << "    {\"backend\": " << jsonString(r.backend)
         << ", \"algo\": " << jsonString(r.algo) << ", \"chosen_algo\": " << jsonString(r.chosen)
+        << ", \"label\": " << jsonString(labelOf(r))
+        << ", \"predicted_us\": " << numberOrNull(r.predictedUs)
         << ", \"transport\": " << jsonString(r.transport)
         << ", \"collective\": " << jsonString(std::string(collectiveName(r.collective)))
         << ", \"bytes\": " << r.bytes << ", \"count\": " << r.count

@@ -23,6 +23,7 @@ class Report {
   Communicator& comm_;
   const std::vector<Series>& series_;
   const Options& o_;
+  bool tunerColumn_ = false;
 };
 
 }  // namespace braid::bench

@@ -41,6 +41,7 @@ Status measure(Communicator& comm, Series& series, Buffers& buf, bool inPlace, c
     wrong += buf.wrong(inPlace, atStart);
   }
   row->chosen = b.chosenAlgorithm(call);
+  row->predictedUs = b.predictedUs(call);
   for (int i = 0; i < o.warmups; ++i) BRAID_RETURN_IF_ERROR(b.run(call));
   BRAID_RETURN_IF_ERROR(b.barrier());
   std::vector<double> each(static_cast<size_t>(o.iterations));

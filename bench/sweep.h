@@ -46,6 +46,7 @@ struct Row {
   bool inPlace = false;
   bool supported = true;
   double timeUs = 0, avgUs = 0, algbw = 0, busbw = 0;
+  double predictedUs = -1;  // the tuner's prediction for the algorithm that ran (< 0: none)
   uint64_t wrong = 0;
 };
 

@@ -1,11 +1,10 @@
-// The algorithm registry and the default choice between algorithms.
+// The algorithm registry, overrides, and the tuner's choice between algorithms.
 #include "algorithm_choice.h"
 
 #include <fmt/format.h>
 
 #include "algorithms.h"
 #include "communicator_impl.h"
-#include "params.h"
 
 namespace braid {
 namespace {
@@ -33,18 +32,21 @@ const std::vector<AlgorithmInfo> kRegistry = {
      [](OpContext& c, const OpDesc& d) {
        return halvingDoublingAllReduce(c, in(d), out(d), d.count);
      }},
+    {K::kAllReduce, "hierarchical", hierarchicalAllReduce, false, true},
     {K::kReduceScatter, "ring",
      [](OpContext& c, const OpDesc& d) { return ringReduceScatter(c, in(d), out(d), d.count); }},
     {K::kReduceScatter, "halving-doubling",
      [](OpContext& c, const OpDesc& d) {
        return halvingDoublingReduceScatter(c, in(d), out(d), d.count);
      }},
+    {K::kReduceScatter, "hierarchical", hierarchicalReduceScatter, false, true},
     {K::kAllGather, "ring",
      [](OpContext& c, const OpDesc& d) { return ringAllGather(c, in(d), out(d), d.count); }},
     {K::kAllGather, "halving-doubling",
      [](OpContext& c, const OpDesc& d) {
        return halvingDoublingAllGather(c, in(d), out(d), d.count);
      }},
+    {K::kAllGather, "hierarchical", hierarchicalAllGather, false, true},
     {K::kBroadcast, "chain",
      [](OpContext& c, const OpDesc& d) {
        return chainBroadcast(c, in(d), out(d), d.count, d.root);
@@ -57,6 +59,7 @@ const std::vector<AlgorithmInfo> kRegistry = {
      [](OpContext& c, const OpDesc& d) {
        return treeBroadcast(c, in(d), out(d), d.count, d.root);
      }},
+    {K::kBroadcast, "hierarchical", hierarchicalBroadcast, false, true},
     {K::kReduce, "chain",
      [](OpContext& c, const OpDesc& d) { return chainReduce(c, in(d), out(d), d.count, d.root); }},
     {K::kReduce, "binomial",
@@ -81,14 +84,37 @@ std::optional<K> parseKind(const std::string& s) {
   return std::nullopt;
 }
 
+bool runsOn(const AlgorithmInfo& a, const CommShape& s) {
+  if (a.needsArena && s.arenaWindow == 0) return false;
+  if (a.needsHosts && (s.nested || s.hosts < 2 || !s.uniform)) return false;
+  return true;
+}
+
+// What a stage of a composed algorithm may run: no arena (group views have none), not composed.
+std::vector<std::string> stageNames(CollectiveKind kind) {
+  std::vector<std::string> names;
+  for (const auto& a : kRegistry) {
+    if (a.kind == kind && !a.needsArena && !a.needsHosts) names.push_back(a.name);
+  }
+  return names;
+}
+
 }  // namespace
 
 const std::vector<AlgorithmInfo>& algorithmRegistry() { return kRegistry; }
 
-std::vector<std::string> algorithmNames(CollectiveKind kind, bool hasArena) {
+std::vector<std::string> algorithmNames(CollectiveKind kind) {
   std::vector<std::string> names;
   for (const auto& a : kRegistry) {
-    if (a.kind == kind && (hasArena || !a.needsArena)) names.push_back(a.name);
+    if (a.kind == kind) names.push_back(a.name);
+  }
+  return names;
+}
+
+std::vector<std::string> algorithmNames(CollectiveKind kind, const CommShape& shape) {
+  std::vector<std::string> names;
+  for (const auto& a : kRegistry) {
+    if (a.kind == kind && runsOn(a, shape)) names.push_back(a.name);
   }
   return names;
 }
@@ -98,6 +124,12 @@ const AlgorithmInfo* findAlgorithm(CollectiveKind kind, const std::string& name)
     if (a.kind == kind && name == a.name) return &a;
   }
   return nullptr;
+}
+
+void AlgorithmChoice::configure(const CostModel& model, const CommShape& shape) {
+  model_ = model;
+  model_.stageNames = stageNames;
+  shape_ = shape;
 }
 
 Status AlgorithmChoice::force(CollectiveKind kind, const std::string& name) {
@@ -113,6 +145,13 @@ Status AlgorithmChoice::force(CollectiveKind kind, const std::string& name) {
     for (auto& n : algorithmNames(kind)) known += (known.empty() ? "" : ", ") + n;
     return invalidArgument(fmt::format("{} has no algorithm '{}' (known: {}, auto)", toString(kind),
                                        name, known.empty() ? "none" : known));
+  }
+  if (a->needsHosts && !runsOn(*a, shape_)) {
+    return unsupported(fmt::format(
+        "{}: {} needs ranks on more than one host with the same number of ranks on each; this "
+        "communicator has {} ranks on {} host(s){}",
+        toString(kind), name, shape_.ranks, shape_.hosts,
+        shape_.hosts > 1 && !shape_.uniform ? " with different numbers of ranks" : ""));
   }
   forced_[k] = a;
   return Status();
@@ -131,7 +170,8 @@ Status AlgorithmChoice::parse(const std::string& spec) {
       bool any = false;
       for (int k = 0; k <= static_cast<int>(K::kBarrier); ++k) {
         if (findAlgorithm(static_cast<K>(k), item) != nullptr || item == "auto") {
-          BRAID_RETURN_IF_ERROR(force(static_cast<K>(k), item));
+          Status s = force(static_cast<K>(k), item);
+          if (!s.isOk()) return Status(s.code(), "BRAID_ALGO: " + s.message());
           any = true;
         }
       }
@@ -145,44 +185,54 @@ Status AlgorithmChoice::parse(const std::string& spec) {
       return invalidArgument(
           fmt::format("BRAID_ALGO: unknown collective '{}'", item.substr(0, colon)));
     Status s = force(*kind, item.substr(colon + 1));
-    if (!s.isOk()) return invalidArgument("BRAID_ALGO: " + s.message());
+    if (!s.isOk()) return Status(s.code(), "BRAID_ALGO: " + s.message());
   }
   return Status();
 }
 
-const AlgorithmInfo& AlgorithmChoice::choose(CollectiveKind kind, size_t bytes,
-                                             size_t arenaWindow) const {
-  const bool arena = arenaWindow > 0;
-  const AlgorithmInfo* f = forced_[static_cast<int>(kind)];
-  // A forced algorithm that needs an arena falls back to the default where there is none
-  // (e.g. BRAID_ALGO=allreduce:shm-twoshot on a communicator that spans hosts).
-  const bool tooBig = f != nullptr && std::string(f->name) == "shm-oneshot" && bytes > arenaWindow;
-  if (f != nullptr && (arena || !f->needsArena) && !tooBig) return *f;
-  const char* name = "ring";
-  const bool small = bytes < static_cast<size_t>(params().smallBytes);
-  const bool oneShot = bytes <= static_cast<size_t>(params().oneShotBytes);
-  switch (kind) {
-    case K::kAllReduce:
-      if (arena) {
-        name = oneShot && bytes <= arenaWindow ? "shm-oneshot" : "shm-twoshot";
-      } else {
-        name = oneShot ? "oneshot" : "ring";
-      }
-      break;
-    case K::kBroadcast:
-    case K::kReduce:
-      name = small ? "binomial" : "chain";
-      break;
-    case K::kAllToAll:
-      name = "pairwise";
-      break;
-    case K::kBarrier:
-      name = "dissemination";
-      break;
-    default:
-      break;
+namespace {
+
+Decision decisionFor(const CostModel& m, const AlgorithmInfo& a, size_t bytes,
+                     const CommShape& shape) {
+  Decision d;
+  d.algorithm = &a;
+  d.predictedUs = predictUs(m, a.kind, a.name, bytes, shape, &d.chunkBytes);
+  return d;
+}
+
+// The candidate with the smallest predicted time; registry order breaks ties. Where the model
+// knows none of them, the first candidate.
+Decision fastest(const CostModel& m, CollectiveKind kind, size_t bytes, const CommShape& shape,
+                 bool stage) {
+  Decision best;
+  for (const auto& a : kRegistry) {
+    if (a.kind != kind || !runsOn(a, shape) || (stage && (a.needsArena || a.needsHosts))) continue;
+    Decision d = decisionFor(m, a, bytes, shape);
+    if (best.algorithm == nullptr || d.predictedUs < best.predictedUs) best = d;
   }
-  return *findAlgorithm(kind, name);
+  return best;
+}
+
+}  // namespace
+
+Decision AlgorithmChoice::choose(CollectiveKind kind, size_t bytes) const {
+  const AlgorithmInfo* f = forced_[static_cast<int>(kind)];
+  // A forced algorithm that needs an arena falls back to the tuner where there is none
+  // (e.g. BRAID_ALGO=allreduce:shm-twoshot on a communicator that spans hosts), as does
+  // shm-oneshot for a call larger than the arena's window.
+  const bool tooBig =
+      f != nullptr && std::string(f->name) == "shm-oneshot" && bytes > shape_.arenaWindow;
+  if (f != nullptr && runsOn(*f, shape_) && !tooBig) {
+    Decision d = decisionFor(model_, *f, bytes, shape_);
+    d.forced = true;
+    return d;
+  }
+  return fastest(model_, kind, bytes, shape_, false);
+}
+
+Decision AlgorithmChoice::chooseStage(CollectiveKind kind, size_t bytes,
+                                      const CommShape& stage) const {
+  return fastest(model_, kind, bytes, stage, true);
 }
 
 }  // namespace braid

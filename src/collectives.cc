@@ -160,10 +160,11 @@ Status Communicator::Impl::validate(const OpDesc& d) const {
   return Status();
 }
 
-Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d, const AlgorithmInfo& algo) {
+Status Communicator::Impl::dispatch(OpContext& ctx, const OpDesc& d, const Decision& decision) {
   BRAID_LOG(kTrace, kColl, "{} count={} {} runs {}", toString(d.kind), d.count, toString(d.dtype),
-            algo.name);
-  return algo.run(ctx, d);
+            decision.algorithm->name);
+  ctx.setChunkBytes(decision.chunkBytes);
+  return decision.algorithm->run(ctx, d);
 }
 
 // Runs with execMu_ held.
@@ -172,7 +173,8 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
   // The algorithm is part of the fingerprint: ranks configured differently (BRAID_ALGO,
   // thresholds) must fail, not run different algorithms against each other.
   const size_t bytes = d.kind == CollectiveKind::kBarrier ? 0 : d.count * dataTypeSize(d.dtype);
-  const AlgorithmInfo& algo = algorithms_.choose(d.kind, bytes, arenaWindow());
+  const Decision decision = algorithms_.choose(d.kind, bytes);
+  const AlgorithmInfo& algo = *decision.algorithm;
   const Fingerprint mine = fingerprintOf(d, seq, algo);
   OpContext ctx(env_, d.kind, hashOf(mine), d.dtype, d.op);
   const size_t es = d.kind == CollectiveKind::kBarrier ? 0 : dataTypeSize(d.dtype);
@@ -219,7 +221,8 @@ Status Communicator::Impl::executeCollective(const OpDesc& d) {
   if (d.kind == CollectiveKind::kBroadcast && rank_ == d.root && s != r && d.count > 0) {
     std::memcpy(r, s, d.count * es);  // the root's own result
   }
-  st = dispatch(ctx, d, algo);
+  logDecision(d, bytes, decision);
+  st = dispatch(ctx, d, decision);
   if (st.isOk()) st = ctx.wait();  // fingerprints of operations that moved no data
 
   // A fingerprint that arrived and differs explains a failure best.

@@ -124,12 +124,16 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
                                                       : advertisedAddress();
     BRAID_RETURN_IF_ERROR(attach(createTcpTransport(s), tcpPeers));
   }
-  BRAID_RETURN_IF_ERROR(algorithms_.parse(params().algo));
   env_.rank = rank_;
   env_.size = size_;
   env_.aborted = &aborted_;
   env_.timeout = timeout;
   env_.scratch = &scratch_;
+  env_.nestedScratch = &nestedScratch_;
+  env_.topology = &topology;
+  env_.runStage = [this](OpContext& group, Group which, const OpDesc& d) {
+    return runStage(group, which, d);
+  };
   sendSeq_.assign(size_, 0);
   recvSeq_.assign(size_, 0);
   const int host = topology.hostOf[rank_];
@@ -138,7 +142,8 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
       "rank {}/{} on host {} (host {} of {}, local rank {} of {}): {} shm peers, {} tcp peers",
       rank_, size_, hostId_, host, topology.hosts, topology.localRankOf[rank_],
       topology.ranksOnHost[host].size(), shmPeers.size(), tcpPeers.size());
-  return Status();
+  BRAID_RETURN_IF_ERROR(configureTuner(env_.arena != nullptr, forced == "tcp"));
+  return algorithms_.parse(params().algo);
 }
 
 Status Communicator::Impl::setAlgorithm(CollectiveKind kind, const std::string& name) {
@@ -147,7 +152,11 @@ Status Communicator::Impl::setAlgorithm(CollectiveKind kind, const std::string& 
 }
 
 std::string Communicator::Impl::algorithmFor(CollectiveKind kind, size_t bytes) const {
-  return algorithms_.choose(kind, bytes, arenaWindow()).name;
+  return algorithms_.choose(kind, bytes).algorithm->name;
+}
+
+double Communicator::Impl::predictedTimeUs(CollectiveKind kind, size_t bytes) const {
+  return algorithms_.choose(kind, bytes).predictedUs;
 }
 
 std::string Communicator::Impl::transportTo(int peer) const {
@@ -219,6 +228,9 @@ std::vector<std::string> Communicator::algorithms(CollectiveKind kind) const {
 }
 std::string Communicator::algorithmFor(CollectiveKind kind, size_t count, DataType dtype) const {
   return impl_->algorithmFor(kind, count * dataTypeSize(dtype));
+}
+double Communicator::predictedTimeUs(CollectiveKind kind, size_t count, DataType dtype) const {
+  return impl_->predictedTimeUs(kind, count * dataTypeSize(dtype));
 }
 Result<std::unique_ptr<Communicator>> Communicator::split(int color, int key) {
   return impl_->split(color, key);

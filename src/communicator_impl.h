@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -15,23 +16,12 @@
 #include "algorithm_choice.h"
 #include "braid/communicator.h"
 #include "op_context.h"
+#include "op_desc.h"
 #include "topology.h"
 #include "transport.h"
 #include "work_state.h"
 
 namespace braid {
-
-// One operation as the user asked for it.
-struct OpDesc {
-  CollectiveKind kind = CollectiveKind::kBarrier;
-  const void* send = nullptr;
-  void* recv = nullptr;
-  size_t count = 0;
-  DataType dtype = DataType::kUint8;
-  ReduceOp op = ReduceOp::kSum;
-  int root = 0;   // broadcast, reduce
-  int peer = -1;  // send, recv
-};
 
 class Communicator::Impl {
  public:
@@ -54,8 +44,9 @@ class Communicator::Impl {
   std::string transportTo(int peer) const;
   Status setAlgorithm(CollectiveKind kind, const std::string& name);
   std::string algorithmFor(CollectiveKind kind, size_t bytes) const;
+  double predictedTimeUs(CollectiveKind kind, size_t bytes) const;
   std::vector<std::string> algorithms(CollectiveKind kind) const {
-    return algorithmNames(kind, env_.arena != nullptr);
+    return algorithmNames(kind, algorithms_.shape());
   }
   // The shared arena's window size, or 0 when no arena spans the communicator.
   size_t arenaWindow() const { return env_.arena != nullptr ? env_.arena->windowBytes() : 0; }
@@ -71,7 +62,17 @@ class Communicator::Impl {
   Status execute(const OpDesc& d);  // holds execMu_
   Status executeCollective(const OpDesc& d);
   Status executePointToPoint(const OpDesc& d);
-  Status dispatch(OpContext& ctx, const OpDesc& d, const AlgorithmInfo& algo);
+  Status dispatch(OpContext& ctx, const OpDesc& d, const Decision& decision);
+  // Runs a stage of a composed algorithm on a group view (OpEnvironment::runStage).
+  Status runStage(OpContext& group, Group which, const OpDesc& d);
+  // The tuner: the cost model (defaults, BRAID_TUNE_PROBE measurements, BRAID_TUNE_* overrides)
+  // and the shape of this communicator. Called once at the end of init.
+  Status configureTuner(bool arenaSpansAll, bool tcpEverywhere);
+  // BRAID_TUNE_PROBE: ping-pong latency and bandwidth per link class and the reduction speed,
+  // measured by rank 0 and its partners and broadcast, so that every rank holds rank 0's numbers.
+  Status probeLinks(CostModel* model);
+  // Logs at INFO the first decision for each (collective, power-of-two size class) and changes.
+  void logDecision(const OpDesc& d, size_t bytes, const Decision& decision);
   void fail(const Status& status);  // marks the communicator broken and tells the peers
   void workerLoop();
 
@@ -84,6 +85,8 @@ class Communicator::Impl {
   std::vector<std::unique_ptr<Transport>> transports_;
   OpEnvironment env_;
   std::vector<uint8_t> scratch_;
+  std::vector<uint8_t> nestedScratch_;                          // scratch of group views
+  std::map<std::pair<int, int>, const AlgorithmInfo*> logged_;  // guarded by execMu_
   AlgorithmChoice algorithms_;  // guarded by execMu_ once operations run
   std::atomic<bool> aborted_{false};
 

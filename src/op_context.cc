@@ -18,16 +18,37 @@ OpContext::OpContext(OpEnvironment& env, CollectiveKind kind, uint64_t seq, Data
       seq_(seq),
       elemSize_(isValid(dtype) ? dataTypeSize(dtype) : 1),
       reduce_(isValid(dtype) && isValid(op) ? reduceFunction(dtype, op) : nullptr),
+      scratch_(env.scratch),
+      owner_(this),
       start_(Clock::now()),
       labelNumber_(seq) {}
+
+OpContext::OpContext(OpContext& parent, std::vector<int> members)
+    : env_(parent.env_),
+      kind_(parent.kind_),
+      seq_(parent.seq_),
+      elemSize_(parent.elemSize_),
+      reduce_(parent.reduce_),
+      members_(std::move(members)),
+      scratch_(parent.env_.nestedScratch),
+      owner_(parent.owner_),
+      start_(parent.start_),
+      check_(parent.check_),
+      labelNumber_(parent.labelNumber_),
+      labelSuffix_(parent.labelSuffix_) {
+  index_ =
+      static_cast<int>(std::find(members_.begin(), members_.end(), env_.rank) - members_.begin());
+}
 
 std::string OpContext::label() const {
   return fmt::format("{} #{}{}", toString(kind_), labelNumber_, labelSuffix_);
 }
 
 Request* OpContext::post(Request r) {
-  requests_.push_back(r);
-  Request* p = &requests_.back();
+  // Views keep their requests in the operation's storage: they must outlive the view, since a
+  // transport may still touch them while the communicator reports a failure.
+  Request* p = &owner_->storage_.emplace_back(r);
+  requests_.push_back(p);
   Connection* c = env_.connections[p->peer];
   c->post(p);
   return p;
@@ -37,7 +58,7 @@ Request* OpContext::send(int peer, const void* src, size_t bytes, const Request*
                          MsgKind kind) {
   Request r;
   r.type = Request::Type::kSend;
-  r.peer = peer;
+  r.peer = toRank(peer);
   r.kind = kind;
   r.seq = seq_;
   r.bytes = bytes;
@@ -49,7 +70,7 @@ Request* OpContext::send(int peer, const void* src, size_t bytes, const Request*
 Request* OpContext::recv(int peer, void* dst, size_t bytes, MsgKind kind) {
   Request r;
   r.type = Request::Type::kRecv;
-  r.peer = peer;
+  r.peer = toRank(peer);
   r.kind = kind;
   r.seq = seq_;
   r.bytes = bytes;
@@ -60,7 +81,7 @@ Request* OpContext::recv(int peer, void* dst, size_t bytes, MsgKind kind) {
 Request* OpContext::recvReduce(int peer, void* dst, const void* local, size_t bytes) {
   Request r;
   r.type = Request::Type::kRecv;
-  r.peer = peer;
+  r.peer = toRank(peer);
   r.kind = MsgKind::kData;
   r.seq = seq_;
   r.bytes = bytes;
@@ -104,14 +125,14 @@ std::string OpContext::describeMismatch(int member) const {
 }
 
 uint8_t* OpContext::scratch(size_t bytes) {
-  if (env_.scratch->size() < bytes) env_.scratch->resize(bytes);
-  return env_.scratch->data();
+  if (scratch_->size() < bytes) scratch_->resize(bytes);
+  return scratch_->data();
 }
 
 std::string OpContext::describePending() const {
   std::set<int> ranks;
   for (size_t i = firstPending_; i < requests_.size(); ++i) {
-    if (!requests_[i].complete) ranks.insert(requests_[i].peer);
+    if (!requests_[i]->complete) ranks.insert(requests_[i]->peer);
   }
   std::string out;
   for (int r : ranks) out += (out.empty() ? "" : ", ") + std::to_string(r);
@@ -153,13 +174,13 @@ Status OpContext::waitUntil(const Request* target) {
   for (;;) {
     bool progressed = false;
     BRAID_RETURN_IF_ERROR(progressAll(&progressed));
-    while (firstPending_ < requests_.size() && requests_[firstPending_].complete) ++firstPending_;
+    while (firstPending_ < requests_.size() && requests_[firstPending_]->complete) ++firstPending_;
     bool done = true;
     if (target != nullptr) {
       done = target->complete;
     } else {
       for (size_t i = firstPending_; i < requests_.size(); ++i) {
-        if (!requests_[i].complete) {
+        if (!requests_[i]->complete) {
           done = false;
           break;
         }
@@ -190,7 +211,7 @@ Status OpContext::waitUntil(const Request* target) {
     std::vector<Transport*> waiting;
     for (size_t i = firstPending_; i < requests_.size() && waiting.size() < env_.transports.size();
          ++i) {
-      const Request& r = requests_[i];
+      const Request& r = *requests_[i];
       if (r.complete) continue;
       Transport* t = env_.transportOf[r.peer];
       if (std::find(waiting.begin(), waiting.end(), t) == waiting.end()) waiting.push_back(t);

@@ -205,8 +205,13 @@ TEST_P(AlgoAll, OneColumnGroupPerAlgorithmPlusAuto) {
     ++count;
   }
   EXPECT_GE(count, static_cast<int>(algos.size())) << header;
-  // Each row has the 5 fixed fields plus a (|, 5 values) group per series and placement.
-  for (const auto& f : tableRows(r.output)) EXPECT_EQ(f.size(), 5u + 2 * count * 6) << r.output;
+  // Each row has the 5 fixed fields plus a (|, 5 values) group per series and placement, then
+  // the tuner's pick, e.g. "| auto(ring) 12.3" (its predicted time in us).
+  for (const auto& f : tableRows(r.output)) {
+    ASSERT_EQ(f.size(), 5u + 2 * count * 6 + 3) << r.output;
+    EXPECT_EQ(f[f.size() - 2].rfind("auto(", 0), 0u) << r.output;
+    EXPECT_GT(std::stod(f.back()), 0) << r.output;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -242,13 +247,16 @@ assert o["warmups"] == 1 and o["check_iters"] == 1 and o["backends"] == ["braid"
 rows = d["rows"]
 assert len(rows) == 4 * 2 * 2 * 2, len(rows)  # sizes x dtypes x ops x placements
 keys = {"backend", "algo", "chosen_algo", "transport", "collective", "bytes", "count", "dtype",
-        "op", "root", "inplace", "time_us", "time_avg_us", "algbw_gbs", "busbw_gbs", "wrong"}
+        "op", "root", "inplace", "time_us", "time_avg_us", "algbw_gbs", "busbw_gbs", "wrong",
+        "label", "predicted_us"}
 for r in rows:
     assert keys <= set(r), sorted(keys - set(r))
     assert r["backend"] == "braid" and r["collective"] == "allreduce", r
     assert r["dtype"] in ("fp32", "int64") and r["op"] in ("sum", "max"), r
     assert r["wrong"] == 0 and r["time_us"] > 0 and r["busbw_gbs"] >= 0, r
     assert r["chosen_algo"], r
+    assert r["label"] == 'auto(' + r["chosen_algo"] + ')', r
+    assert r["predicted_us"] > 0, r
 assert {r["bytes"] for r in rows} == {8, 64, 512, 4096}, {r["bytes"] for r in rows}
 assert {r["inplace"] for r in rows} == {True, False}
 print("json ok")

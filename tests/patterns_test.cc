@@ -8,6 +8,7 @@
 
 #include "patterns/double_tree.h"
 #include "patterns/halving_doubling.h"
+#include "patterns/hierarchy.h"
 #include "patterns/pairwise.h"
 #include "patterns/ring.h"
 #include "patterns/tree.h"
@@ -313,6 +314,48 @@ TEST(Patterns, RootedDoubleTreeHangsBothTreesUnderTheRoot) {
       }
     }
   }
+}
+
+// Hierarchical groups, for every uniform layout of H hosts x L ranks with n <= 64, hosts in
+// consecutive blocks and interleaved: local and cross groups partition the ranks, a rank is in
+// its own groups at its local rank / host index, and the packed order puts rank (h, l)'s block
+// where the local reduce-scatter hands it to l and the cross stage then to h.
+TEST(Patterns, HierarchyGroupsAndPackedBlocks) {
+  for (int hosts = 1; hosts <= 8; ++hosts) {
+    for (int l = 1; hosts * l <= 64; ++l) {
+      for (bool interleaved : {false, true}) {
+        const int n = hosts * l;
+        std::vector<std::string> ids(n);
+        for (int r = 0; r < n; ++r) {
+          ids[r] = "h" + std::to_string(interleaved ? r % hosts : r / l);
+        }
+        const CommTopology t = commTopologyFromHostIds(ids);
+        ASSERT_EQ(t.hosts, hosts);
+        ASSERT_TRUE(t.uniform);
+        std::set<int> packed;
+        for (int r = 0; r < n; ++r) {
+          auto local = localGroup(t, r), cross = crossGroup(t, r);
+          ASSERT_EQ(local.size(), static_cast<size_t>(l));
+          ASSERT_EQ(cross.size(), static_cast<size_t>(hosts));
+          EXPECT_EQ(local[t.localRankOf[r]], r);
+          EXPECT_EQ(cross[t.hostOf[r]], r);
+          for (int m : local) EXPECT_EQ(t.hostOf[m], t.hostOf[r]);
+          for (int m : cross) EXPECT_EQ(t.localRankOf[m], t.localRankOf[r]);
+          // Local block l' of the packed buffer holds hosts-many blocks; the cross stage's block
+          // h' of it is rank (h', l').
+          const int p = packedBlock(t, r);
+          EXPECT_EQ(p / hosts, t.localRankOf[r]);
+          EXPECT_EQ(p % hosts, t.hostOf[r]);
+          packed.insert(p);
+        }
+        EXPECT_EQ(packed.size(), static_cast<size_t>(n));
+        EXPECT_EQ(*packed.rbegin(), n - 1);
+      }
+    }
+  }
+  // Unequal hosts are not uniform.
+  EXPECT_FALSE(commTopologyFromHostIds({"a", "a", "b"}).uniform);
+  EXPECT_EQ(commTopologyFromHostIds({"a", "b", "a"}).ranksOnHost[0], (std::vector<int>{0, 2}));
 }
 
 }  // namespace

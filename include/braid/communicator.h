@@ -52,15 +52,21 @@ class Communicator {
   std::string transportTo(int peer) const;
 
   // Algorithm control, for benchmarks and experiments. Names per collective: allReduce ring,
-  // oneshot, shm-oneshot, shm-twoshot; reduceScatter and allGather ring; broadcast and reduce
-  // chain, binomial; allToAll pairwise; barrier dissemination. "" or "auto" restores braid's own
-  // choice. BRAID_ALGO sets the initial overrides. Call between operations (it waits for running
-  // ones).
+  // oneshot, shm-oneshot, shm-twoshot, hierarchical; reduceScatter and allGather ring,
+  // hierarchical; broadcast chain, binomial, hierarchical; reduce chain, binomial; allToAll
+  // pairwise; barrier dissemination. "" or "auto" restores the tuner's choice. BRAID_ALGO sets
+  // the initial overrides. Forcing hierarchical where it cannot run (one host, or hosts with
+  // different numbers of ranks) fails with kUnsupported. Call between operations (it waits for
+  // running ones).
   Status setAlgorithm(CollectiveKind kind, const std::string& name);
-  // The algorithms kind can run on this communicator (shm-* need every rank on one host).
+  // The algorithms kind can run on this communicator (shm-* need every rank on one host;
+  // hierarchical needs several hosts with the same number of ranks on each).
   std::vector<std::string> algorithms(CollectiveKind kind) const;
   // The algorithm braid would run for such a call now (after overrides).
   std::string algorithmFor(CollectiveKind kind, size_t count, DataType dtype) const;
+  // The tuner's predicted time of that call in microseconds (infinity where its cost model has
+  // no formula for the algorithm).
+  double predictedTimeUs(CollectiveKind kind, size_t count, DataType dtype) const;
 
   // --- Collectives. count is in elements of dtype. ---------------------------------------
   // recv[i] = op over ranks of send[i], for i < count.

@@ -8,9 +8,10 @@
 
 namespace braid::testing {
 
-void runRanks(int n, const std::string& transport,
-              const std::function<void(Communicator& comm)>& fn,
-              std::chrono::milliseconds timeout) {
+namespace {
+
+void run(int n, const std::string& transport, const std::vector<std::string>& hostIds,
+         const std::function<void(Communicator& comm)>& fn, std::chrono::milliseconds timeout) {
   auto store = makeHashStore();
   std::vector<std::thread> threads;
   for (int r = 0; r < n; ++r) {
@@ -20,6 +21,7 @@ void runRanks(int n, const std::string& transport,
       o.rank = r;
       o.size = n;
       o.transport = transport;
+      if (!hostIds.empty()) o.hostId = hostIds[r];
       o.timeout = timeout;
       auto comm = Communicator::create(o);
       ASSERT_TRUE(comm.isOk()) << "rank " << r << ": " << comm.status().toString();
@@ -27,6 +29,20 @@ void runRanks(int n, const std::string& transport,
     });
   }
   for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
+void runRanks(int n, const std::string& transport,
+              const std::function<void(Communicator& comm)>& fn,
+              std::chrono::milliseconds timeout) {
+  run(n, transport, {}, fn, timeout);
+}
+
+void runRanksOnHosts(const std::vector<std::string>& hostIds,
+                     const std::function<void(Communicator& comm)>& fn,
+                     std::chrono::milliseconds timeout) {
+  run(static_cast<int>(hostIds.size()), "", hostIds, fn, timeout);
 }
 
 }  // namespace braid::testing

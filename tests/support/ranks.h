@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "braid/communicator.h"
 
@@ -15,5 +16,11 @@ namespace braid::testing {
 void runRanks(int n, const std::string& transport,
               const std::function<void(Communicator& comm)>& fn,
               std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+
+// Like runRanks, with rank r on the simulated host hostIds[r] (CommOptions::hostId): ranks on
+// one host talk through shared memory, ranks on different hosts through TCP.
+void runRanksOnHosts(const std::vector<std::string>& hostIds,
+                     const std::function<void(Communicator& comm)>& fn,
+                     std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
 
 }  // namespace braid::testing

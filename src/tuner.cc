@@ -1,0 +1,177 @@
+// The communicator's tuner: builds the cost model (defaults, the optional BRAID_TUNE_PROBE
+// measurements, BRAID_TUNE_* overrides) and the communicator's shape, runs the stages of
+// composed algorithms with the algorithm the model picks for each, and logs decisions.
+//
+// Every rank must make the same decisions, or ranks would run different algorithms against each
+// other (the fingerprint would catch it, as an error). Decisions are pure functions of the model
+// and the shape; the shape comes from the host ids every rank exchanged, and the probe's numbers
+// are rank 0's, broadcast to all.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "communicator_impl.h"
+#include "logging.h"
+#include "params.h"
+
+namespace braid {
+namespace {
+
+std::string describeLink(const CostModel& m, LinkClass c) {
+  const LinkCost& l = m.link(c);
+  return fmt::format("{} alpha {:.2f} us, {:.3f} GB/s", toString(c), l.alphaUs,
+                     l.betaUsPerByte > 0 ? 1e-3 / l.betaUsPerByte : 0.0);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int sizeClass(size_t bytes) {
+  int c = 0;
+  while (bytes > 1) bytes >>= 1, ++c;
+  return c;
+}
+
+}  // namespace
+
+Status Communicator::Impl::configureTuner(bool arenaSpansAll, bool tcpEverywhere) {
+  const LinkClass local = tcpEverywhere ? LinkClass::kTcp : LinkClass::kShm;
+  const CommShape shape =
+      shapeOf(topology, local, LinkClass::kTcp, arenaSpansAll ? env_.arena->windowBytes() : 0);
+  CostModel model = defaultCostModel();
+  algorithms_.configure(model, shape);  // the probe's own collectives run with the defaults
+  std::string source = "defaults";
+  if (params().tuneProbe && size_ > 1) {
+    BRAID_RETURN_IF_ERROR(probeLinks(&model));
+    source = "probe";
+  }
+  applyModelOverrides(&model);
+  algorithms_.configure(model, shape);
+  BRAID_LOG(kInfo, kTune,
+            "cost model ({}, BRAID_TUNE_* overrides applied): {}; {}; reduce {:.3f} GB/s; shape: "
+            "{} ranks on {} host(s){}, {} per host",
+            source, describeLink(model, LinkClass::kShm), describeLink(model, LinkClass::kTcp),
+            model.gammaUsPerByte > 0 ? 1e-3 / model.gammaUsPerByte : 0.0, shape.ranks, shape.hosts,
+            shape.uniform ? "" : " (unequal)", shape.ranksPerHost);
+  return Status();
+}
+
+Status Communicator::Impl::probeLinks(CostModel* model) {
+  // Rank 0 measures against one partner per link class: a rank on its host (the local class)
+  // and the first rank of the next host (the network).
+  const CommShape& shape = algorithms_.shape();
+  struct Pair {
+    LinkClass link;
+    int partner;
+  };
+  std::vector<Pair> pairs;
+  const auto& home = topology.ranksOnHost[topology.hostOf[0]];
+  if (topology.hosts > 1) pairs.push_back({shape.remote, topology.ranksOnHost[1][0]});
+  if (home.size() > 1 && (pairs.empty() || shape.local != shape.remote)) {
+    pairs.push_back({shape.local, home[1]});
+  }
+  constexpr size_t kSmall = 8, kLarge = size_t{1} << 20;
+  constexpr int kWarmups = 3, kSmallTrips = 20, kLargeTrips = 5;
+  std::vector<uint8_t> buffer(kLarge);
+  // Results: alpha and beta per link class, then gamma; 0 = not measured.
+  std::vector<double> found(2 * kNumLinkClasses + 1, 0.0);
+  auto p2p = [&](CollectiveKind kind, size_t bytes, int peer) {
+    OpDesc d;
+    d.kind = kind;
+    d.send = buffer.data();
+    d.recv = buffer.data();
+    d.count = bytes;
+    d.dtype = DataType::kUint8;
+    d.peer = peer;
+    return run(d);
+  };
+  // One-way time: half the median round trip.
+  auto pingPong = [&](int partner, size_t bytes, int trips, double* oneWayUs) -> Status {
+    std::vector<double> rtt;
+    for (int i = 0; i < kWarmups + trips; ++i) {
+      auto t0 = Clock::now();
+      if (rank_ == 0) {
+        BRAID_RETURN_IF_ERROR(p2p(CollectiveKind::kSend, bytes, partner));
+        BRAID_RETURN_IF_ERROR(p2p(CollectiveKind::kRecv, bytes, partner));
+      } else {
+        BRAID_RETURN_IF_ERROR(p2p(CollectiveKind::kRecv, bytes, 0));
+        BRAID_RETURN_IF_ERROR(p2p(CollectiveKind::kSend, bytes, 0));
+      }
+      if (i >= kWarmups) {
+        rtt.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+    }
+    *oneWayUs = median(rtt) / 2;
+    return Status();
+  };
+  for (const Pair& p : pairs) {
+    if (rank_ != 0 && rank_ != p.partner) continue;
+    double small = 0, large = 0;
+    BRAID_RETURN_IF_ERROR(pingPong(p.partner, kSmall, kSmallTrips, &small));
+    BRAID_RETURN_IF_ERROR(pingPong(p.partner, kLarge, kLargeTrips, &large));
+    const int c = static_cast<int>(p.link);
+    found[2 * c] = small;
+    found[2 * c + 1] = std::max(large - small, 1e-3) / static_cast<double>(kLarge);
+  }
+  if (rank_ == 0) {
+    // Reduction speed: fp32 sum of one buffer into another, best of a few.
+    std::vector<float> a(kLarge / 4, 1.0f), b(kLarge / 4, 2.0f);
+    ReduceFn sum = reduceFunction(DataType::kFloat32, ReduceOp::kSum);
+    double best = 0;
+    for (int i = 0; i < 5; ++i) {
+      auto t0 = Clock::now();
+      sum(a.data(), a.data(), b.data(), a.size());
+      double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+      best = i == 0 ? us : std::min(best, us);
+    }
+    found.back() = best / static_cast<double>(kLarge);
+  }
+  // Everyone adopts rank 0's numbers.
+  OpDesc d;
+  d.kind = CollectiveKind::kBroadcast;
+  d.send = d.recv = found.data();
+  d.count = found.size();
+  d.dtype = DataType::kFloat64;
+  d.root = 0;
+  BRAID_RETURN_IF_ERROR(run(d));
+  for (int c = 0; c < kNumLinkClasses; ++c) {
+    if (found[2 * c] > 0) model->links[c].alphaUs = found[2 * c];
+    if (found[2 * c + 1] > 0) model->links[c].betaUsPerByte = found[2 * c + 1];
+  }
+  if (found.back() > 0) model->gammaUsPerByte = found.back();
+  return Status();
+}
+
+Status Communicator::Impl::runStage(OpContext& group, Group which, const OpDesc& d) {
+  const size_t bytes = d.count * dataTypeSize(d.dtype);
+  if (group.size() == 1) {
+    // As on a one-rank communicator, the result is the input.
+    if (bytes > 0 && d.send != d.recv) std::memmove(d.recv, d.send, bytes);
+    return Status();
+  }
+  const CommShape& s = algorithms_.shape();
+  const Decision c = algorithms_.chooseStage(
+      d.kind, bytes, which == Group::kLocal ? localStageShape(s) : crossStageShape(s, d.kind));
+  BRAID_LOG(kTrace, kTune, "{} stage on {} ranks ({}): {} for {} B, predicted {:.1f} us",
+            toString(d.kind), group.size(), which == Group::kLocal ? "host" : "across hosts",
+            c.algorithm->name, bytes, c.predictedUs);
+  group.setChunkBytes(c.chunkBytes);
+  return c.algorithm->run(group, d);
+}
+
+void Communicator::Impl::logDecision(const OpDesc& d, size_t bytes, const Decision& decision) {
+  if (!logEnabled(LogLevel::kInfo, Subsys::kTune)) return;
+  auto key = std::make_pair(static_cast<int>(d.kind), sizeClass(bytes));
+  auto it = logged_.find(key);
+  if (it != logged_.end() && it->second == decision.algorithm) return;
+  logged_[key] = decision.algorithm;
+  std::string chunk =
+      decision.chunkBytes > 0 ? fmt::format(", chunk {} B", decision.chunkBytes) : "";
+  BRAID_LOG(kInfo, kTune, "{} of {} B on {} ranks: {}{}{}, predicted {:.1f} us", toString(d.kind),
+            bytes, size_, decision.algorithm->name, decision.forced ? " (forced)" : "", chunk,
+            decision.predictedUs);
+}
+
+}  // namespace braid
