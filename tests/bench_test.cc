@@ -370,13 +370,16 @@ TEST(BraidBench, SideBySideWithMpi) {
   EXPECT_TRUE(has(groups, "| braid out-of-place")) << groups;
   EXPECT_TRUE(has(groups, "| mpi out-of-place")) << groups;
   EXPECT_TRUE(has(groups, "| busbw ratio")) << groups;
-  // 8 B .. 64 KiB by 8: 5 sizes (8 B .. 32 KiB); each row ends with the two ratios (out-of-place,
-  // in-place).
+  // 8 B .. 64 KiB by 8: 5 sizes (8 B .. 32 KiB); each row carries the two ratios (out-of-place,
+  // in-place) after the last group, then the tuner's pick (auto runs beside MPI).
   auto rows = tableRows(r.output);
   EXPECT_EQ(rows.size(), 5u) << r.output;
   for (const auto& f : rows) {
-    ASSERT_GE(f.size(), 3u);
-    EXPECT_EQ(f[f.size() - 3], "|") << r.output;
+    ASSERT_GE(f.size(), 5u);
+    EXPECT_EQ(f[f.size() - 5], "|") << r.output;
+    EXPECT_GT(std::stod(f[f.size() - 4]), 0.0) << r.output;
+    EXPECT_GT(std::stod(f[f.size() - 3]), 0.0) << r.output;  // "0.39|": stod stops at the bar
+    EXPECT_EQ(f[f.size() - 2].rfind("auto(", 0), 0u) << r.output;
   }
 }
 
