@@ -8,6 +8,7 @@
 
 #include "braid/braid.h"
 #include "braid/communicator.h"
+#include "gpu.h"
 #include "params.h"
 #include "topology.h"
 #include "util/socket.h"
@@ -53,11 +54,6 @@ std::vector<std::unique_ptr<braid::TcpStoreServer>>& servers() {
 
 #define BRAID_CHECK_COMM(comm) \
   if ((comm) == nullptr || (comm)->comm == nullptr) return invalid("comm is NULL")
-#define BRAID_CHECK_STREAM(stream)                                           \
-  if ((stream) != nullptr)                                                   \
-  return fromStatus(                                                         \
-      braid::unsupported("stream must be NULL: this build runs collectives " \
-                         "on CPU buffers only"))
 
 }  // namespace
 
@@ -173,69 +169,81 @@ braidResult_t braidAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                              braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
                              braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
   return fromStatus(
-      comm->comm->allReduce(sendbuff, recvbuff, count, DataType(datatype), ReduceOp(op)));
+      comm->comm->allReduce(sendbuff, recvbuff, count, DataType(datatype), ReduceOp(op), stream));
 }
 
 braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                  braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
                                  braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
   return fromStatus(
-      comm->comm->reduceScatter(sendbuff, recvbuff, recvcount, DataType(datatype), ReduceOp(op)));
+      comm->comm->reduceScatter(sendbuff, recvbuff, recvcount, DataType(datatype), ReduceOp(op),
+                                 stream));
 }
 
 braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                              braidDataType_t datatype, braidComm_t comm, braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
-  return fromStatus(comm->comm->allGather(sendbuff, recvbuff, sendcount, DataType(datatype)));
+  return fromStatus(comm->comm->allGather(sendbuff, recvbuff, sendcount, DataType(datatype), stream));
 }
 
 braidResult_t braidBroadcast(const void* sendbuff, void* recvbuff, size_t count,
                              braidDataType_t datatype, int root, braidComm_t comm,
                              braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
-  return fromStatus(comm->comm->broadcast(sendbuff, recvbuff, count, DataType(datatype), root));
+  return fromStatus(comm->comm->broadcast(sendbuff, recvbuff, count, DataType(datatype), root, stream));
 }
 
 braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t count,
                           braidDataType_t datatype, braidRedOp_t op, int root, braidComm_t comm,
                           braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
   return fromStatus(
-      comm->comm->reduce(sendbuff, recvbuff, count, DataType(datatype), ReduceOp(op), root));
+      comm->comm->reduce(sendbuff, recvbuff, count, DataType(datatype), ReduceOp(op), root, stream));
 }
 
 braidResult_t braidAllToAll(const void* sendbuff, void* recvbuff, size_t count,
                             braidDataType_t datatype, braidComm_t comm, braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
-  return fromStatus(comm->comm->allToAll(sendbuff, recvbuff, count, DataType(datatype)));
+  return fromStatus(comm->comm->allToAll(sendbuff, recvbuff, count, DataType(datatype), stream));
 }
 
 braidResult_t braidSend(const void* sendbuff, size_t count, braidDataType_t datatype, int peer,
                         braidComm_t comm, braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
-  return fromStatus(comm->comm->send(sendbuff, count, DataType(datatype), peer));
+  return fromStatus(comm->comm->send(sendbuff, count, DataType(datatype), peer, stream));
 }
 
 braidResult_t braidRecv(void* recvbuff, size_t count, braidDataType_t datatype, int peer,
                         braidComm_t comm, braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
-  return fromStatus(comm->comm->recv(recvbuff, count, DataType(datatype), peer));
+  return fromStatus(comm->comm->recv(recvbuff, count, DataType(datatype), peer, stream));
 }
 
 braidResult_t braidBarrier(braidComm_t comm, braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  BRAID_CHECK_STREAM(stream);
+  Status synced = braid::gpu::synchronize(stream);
+  if (!synced.isOk()) return fromStatus(synced);
   return fromStatus(comm->comm->barrier());
+}
+
+braidResult_t braidGroupStart(void) { return fromStatus(braid::groupStart()); }
+braidResult_t braidGroupEnd(void) { return fromStatus(braid::groupEnd()); }
+
+braidResult_t braidCommRegister(braidComm_t comm, void* buff, size_t size, void** handle) {
+  BRAID_CHECK_COMM(comm);
+  if (handle == nullptr) return invalid("handle is NULL");
+  *handle = nullptr;
+  auto h = comm->comm->registerBuffer(buff, size);
+  if (!h.isOk()) return fromStatus(h.status());
+  *handle = *h;
+  return braidSuccess;
+}
+
+braidResult_t braidCommDeregister(braidComm_t comm, void* handle) {
+  BRAID_CHECK_COMM(comm);
+  return fromStatus(comm->comm->deregisterBuffer(handle));
 }
 
 }  // extern "C"

@@ -49,8 +49,10 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
                                                    h.status().message()));
     }
     hostIds_[r] = *h;
+    if (r < rank_ && hostIds_[r] == hostId_) ++localRank_;
   }
   topology = commTopologyFromHostIds(hostIds_);
+  if (gpu::built()) device_ = gpu::chooseDevice(localRank_);
   // A per-communicator id and secret, made by rank 0 and shared through the (authenticated)
   // store: transport connections must present the secret.
   if (rank_ == 0) {
@@ -282,6 +284,39 @@ Status Communicator::send(const void* b, size_t n, DataType t, int peer) {
 Status Communicator::recv(void* b, size_t n, DataType t, int peer) {
   return impl_->run(op(K::kRecv, nullptr, b, n, t, ReduceOp::kSum, 0, peer));
 }
+
+Status Communicator::allReduce(const void* s, void* r, size_t n, DataType t, ReduceOp o,
+                               Stream st) {
+  return impl_->runOnStream(op(K::kAllReduce, s, r, n, t, o), st);
+}
+Status Communicator::reduceScatter(const void* s, void* r, size_t n, DataType t, ReduceOp o,
+                                   Stream st) {
+  return impl_->runOnStream(op(K::kReduceScatter, s, r, n, t, o), st);
+}
+Status Communicator::allGather(const void* s, void* r, size_t n, DataType t, Stream st) {
+  return impl_->runOnStream(op(K::kAllGather, s, r, n, t), st);
+}
+Status Communicator::broadcast(const void* s, void* r, size_t n, DataType t, int root,
+                               Stream st) {
+  return impl_->runOnStream(op(K::kBroadcast, s, r, n, t, ReduceOp::kSum, root), st);
+}
+Status Communicator::reduce(const void* s, void* r, size_t n, DataType t, ReduceOp o, int root,
+                            Stream st) {
+  return impl_->runOnStream(op(K::kReduce, s, r, n, t, o, root), st);
+}
+Status Communicator::allToAll(const void* s, void* r, size_t n, DataType t, Stream st) {
+  return impl_->runOnStream(op(K::kAllToAll, s, r, n, t), st);
+}
+Status Communicator::send(const void* b, size_t n, DataType t, int peer, Stream st) {
+  return impl_->runOnStream(op(K::kSend, b, nullptr, n, t, ReduceOp::kSum, 0, peer), st);
+}
+Status Communicator::recv(void* b, size_t n, DataType t, int peer, Stream st) {
+  return impl_->runOnStream(op(K::kRecv, nullptr, b, n, t, ReduceOp::kSum, 0, peer), st);
+}
+Result<void*> Communicator::registerBuffer(void* buffer, size_t bytes) {
+  return impl_->registerBuffer(buffer, bytes);
+}
+Status Communicator::deregisterBuffer(void* handle) { return impl_->deregisterBuffer(handle); }
 
 Work Communicator::allReduceAsync(const void* s, void* r, size_t n, DataType t, ReduceOp o) {
   return impl_->runAsync(op(K::kAllReduce, s, r, n, t, o));

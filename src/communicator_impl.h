@@ -15,6 +15,7 @@
 
 #include "algorithm_choice.h"
 #include "braid/communicator.h"
+#include "gpu.h"
 #include "op_context.h"
 #include "op_desc.h"
 #include "topology.h"
@@ -34,6 +35,15 @@ class Communicator::Impl {
   // Runs an operation: validates on the caller's thread, then executes in call order.
   Status run(const OpDesc& desc);
   Work runAsync(const OpDesc& desc);
+  // Runs an operation with a stream (stream_ops.cc): device buffers are enqueued on the stream,
+  // host buffers run like run() after the stream is synchronized. Inside a group the call is
+  // recorded (group.cc) and issued by groupEnd through issueOnStream.
+  Status runOnStream(const OpDesc& desc, Stream stream);
+  Status issueOnStream(const OpDesc& desc, Stream stream);
+  // A group's device sends and receives on one stream, in one launch (host ones one by one).
+  Status issuePointToPoint(const std::vector<OpDesc>& ops, Stream stream);
+  Result<void*> registerBuffer(void* buffer, size_t bytes);
+  Status deregisterBuffer(void* handle);
 
   Result<std::unique_ptr<Communicator>> split(int color, int key);
   void abort();
@@ -75,6 +85,12 @@ class Communicator::Impl {
   void logDecision(const OpDesc& d, size_t bytes, const Decision& decision);
   void fail(const Status& status);  // marks the communicator broken and tells the peers
   void workerLoop();
+  // Whether desc's buffers are on a device (InvalidArgument when host and device are mixed).
+  Result<bool> onDevice(const OpDesc& d) const;
+  // Sets up the GPU side on the first device operation (collective, not while capturing).
+  Status ensureDevice(Stream stream);
+  // Device buffers without mapped peers: through host memory and the CPU transports.
+  Status runStaged(const OpDesc& d, Stream stream);
 
   int rank_ = 0;
   int size_ = 1;
@@ -83,6 +99,9 @@ class Communicator::Impl {
   std::string hostId_;
   std::vector<std::string> hostIds_;  // by rank
   std::vector<std::unique_ptr<Transport>> transports_;
+  int localRank_ = 0;  // index among the ranks on this host
+  int device_ = -1;    // CUDA device of this rank, -1 without one
+  std::unique_ptr<gpu::DeviceComm> gpu_;  // created by the first device operation
   OpEnvironment env_;
   std::vector<uint8_t> scratch_;
   std::vector<uint8_t> nestedScratch_;                          // scratch of group views
@@ -106,5 +125,8 @@ class Communicator::Impl {
   bool stopping_ = false;
   std::thread worker_;
 };
+
+// Inside a group (group.cc), records a stream call for groupEnd and returns true.
+bool groupRecord(Communicator::Impl* impl, const OpDesc& desc, Stream stream);
 
 }  // namespace braid

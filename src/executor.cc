@@ -8,8 +8,12 @@
 namespace braid {
 
 Status Communicator::Impl::asyncError() const {
-  std::lock_guard<std::mutex> lock(brokenMu_);
-  return broken_;
+  {
+    std::lock_guard<std::mutex> lock(brokenMu_);
+    if (!broken_.isOk()) return broken_;
+  }
+  // Failures on the device surface here without a call (DeviceComm is thread-safe for this).
+  return gpu_ != nullptr ? gpu_->error() : Status();
 }
 
 // Called with execMu_ held (transports are not thread-safe).
@@ -23,6 +27,7 @@ void Communicator::Impl::fail(const Status& status) {
   BRAID_LOG(kWarn, kColl, "rank {}: communicator failed: {}", rank_, status.toString());
   const std::string& reason = status.message();
   for (auto& t : transports_) t->notifyError(reason);
+  if (gpu_ != nullptr) gpu_->abort(reason);
 }
 
 Status Communicator::Impl::execute(const OpDesc& d) {
@@ -117,6 +122,7 @@ void Communicator::Impl::abort() {
       broken_ = abortedError(fmt::format("rank {} aborted the communicator", rank_));
   }
   for (auto& t : transports_) t->wakeup();
+  if (gpu_ != nullptr) gpu_->abort("the communicator was aborted");
   // Tell the peers. If an operation is running it notices the abort within a wake-up and
   // releases the executor; never wait long for it.
   std::unique_lock<std::mutex> exec(execMu_, std::defer_lock);

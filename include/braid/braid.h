@@ -3,8 +3,13 @@
  * Every function returns a braidResult_t; braidGetLastError() gives the message of the last
  * failure on the calling thread. No function exits the process or throws.
  *
- * This version runs on CPU buffers: pass stream = NULL; calls block until the operation
- * completed on this rank. */
+ * Buffers and streams (as in braid/communicator.h):
+ *  - device buffers (cudaMalloc'd) with a stream (cudaStream_t, NULL = the legacy default
+ *    stream): the call enqueues the operation on the stream and returns; it can be captured in
+ *    a CUDA graph. Errors that happen on the device are returned by the next call and by
+ *    braidCommGetAsyncError.
+ *  - host buffers: the stream, if any, is synchronized first; the call blocks until the
+ *    operation completed on this rank. A build without CUDA accepts only stream = NULL. */
 #ifndef BRAID_BRAID_H_
 #define BRAID_BRAID_H_
 
@@ -59,7 +64,7 @@ typedef enum {
 } braidRedOp_t;
 
 typedef struct braidComm* braidComm_t;
-typedef void* braidStream_t; /* cudaStream_t for GPU buffers (a later version); NULL for CPU */
+typedef void* braidStream_t; /* a cudaStream_t; NULL = the default stream */
 
 #define BRAID_UNIQUE_ID_BYTES 128
 typedef struct {
@@ -105,6 +110,18 @@ braidResult_t braidSend(const void* sendbuff, size_t count, braidDataType_t data
 braidResult_t braidRecv(void* recvbuff, size_t count, braidDataType_t datatype, int peer,
                         braidComm_t comm, braidStream_t stream);
 braidResult_t braidBarrier(braidComm_t comm, braidStream_t stream);
+
+/* Groups, per thread and nestable: calls between braidGroupStart and the outermost
+ * braidGroupEnd are recorded and issued by braidGroupEnd (GPU sends and receives of one
+ * communicator and stream in one kernel launch). braidGroupEnd returns the first error. */
+braidResult_t braidGroupStart(void);
+braidResult_t braidGroupEnd(void);
+
+/* Registers a device buffer with the communicator's peers (collective: every rank calls it in
+ * the same order). Large GPU collectives whose output lies in a registered buffer are written
+ * directly by the peers instead of through staging buffers. */
+braidResult_t braidCommRegister(braidComm_t comm, void* buff, size_t size, void** handle);
+braidResult_t braidCommDeregister(braidComm_t comm, void* handle);
 
 #ifdef __cplusplus
 }

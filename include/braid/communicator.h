@@ -5,6 +5,22 @@
 // ...Async variants return a Work and run in the communicator's background thread, in call
 // order. A rank that disagrees about a collective, dies, or stops answering makes every rank's
 // call fail with an error that names it, within BRAID_TIMEOUT.
+//
+// GPU buffers. Every collective and send/recv also takes a trailing Stream (a cudaStream_t):
+//  - device pointers (cudaPointerGetAttributes) are processed stream-ordered like NCCL: the call
+//    enqueues kernels on the stream and returns; the result is ready when the stream reaches it.
+//    Such calls can be captured in a CUDA graph and replayed (after one uncaptured GPU call has
+//    set the communicator's GPU side up). Errors that happen on the device (a peer died, timed
+//    out) are reported by the next call and by asyncError().
+//  - host pointers with a stream: the stream is synchronized first, then the call behaves like
+//    the call without a stream (blocking).
+// Where every rank is on one host and all GPUs can access each other (NVLink / PCIe P2P), peers
+// exchange data through each other's memory (CUDA IPC); otherwise the data is staged through
+// host memory and the CPU transports (the call then synchronizes the stream and cannot be
+// captured). Every rank must pass device buffers to the same calls.
+// Devices: one process per GPU. A communicator created on a thread with no current CUDA context
+// makes device (local rank % device count) current, the local rank being this rank's index
+// among the ranks on its host; a caller that already chose a device keeps it.
 #pragma once
 
 #include <chrono>
@@ -88,6 +104,28 @@ class Communicator {
   Status send(const void* buf, size_t count, DataType dtype, int peer);
   Status recv(void* buf, size_t count, DataType dtype, int peer);
 
+  // Stream-ordered variants (see "GPU buffers" above); same arguments plus the stream.
+  Status allReduce(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op,
+                   Stream stream);
+  Status reduceScatter(const void* send, void* recv, size_t recvCount, DataType dtype, ReduceOp op,
+                       Stream stream);
+  Status allGather(const void* send, void* recv, size_t sendCount, DataType dtype, Stream stream);
+  Status broadcast(const void* send, void* recv, size_t count, DataType dtype, int root,
+                   Stream stream);
+  Status reduce(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op, int root,
+                Stream stream);
+  Status allToAll(const void* send, void* recv, size_t countPerPeer, DataType dtype,
+                  Stream stream);
+  Status send(const void* buf, size_t count, DataType dtype, int peer, Stream stream);
+  Status recv(void* buf, size_t count, DataType dtype, int peer, Stream stream);
+
+  // Registers a device buffer with every peer (collective: every rank calls it, in the same
+  // order, with its own buffer). Large GPU collectives whose output lies in a registered
+  // buffer write it directly from the peers instead of staging it. Returns a handle for
+  // deregisterBuffer (also collective). Host buffers, or a build without CUDA: Unsupported.
+  Result<void*> registerBuffer(void* buffer, size_t bytes);
+  Status deregisterBuffer(void* handle);
+
   Work allReduceAsync(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op);
   Work reduceScatterAsync(const void* send, void* recv, size_t recvCount, DataType dtype,
                           ReduceOp op);
@@ -113,6 +151,14 @@ class Communicator {
   explicit Communicator(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Groups (like ncclGroupStart/End), per calling thread and nestable: stream calls made between
+// groupStart() and the outermost groupEnd() are recorded and issued at groupEnd(). GPU sends
+// and receives of one communicator and stream in a group run in one kernel launch, so that
+// exchanges (each rank sends to one peer and receives from another) cannot deadlock; other
+// recorded calls are issued in call order. Errors of recorded calls are returned by groupEnd().
+Status groupStart();
+Status groupEnd();
 
 // Version and build features, e.g. for braid-info.
 const char* versionString();

@@ -9,6 +9,10 @@
 
 namespace braid {
 
+// A CUDA stream (cudaStream_t) for GPU calls; the public headers stay CUDA-free. nullptr is the
+// legacy default stream.
+using Stream = void*;
+
 enum class DataType : int {
   kInt8 = 0,
   kUint8 = 1,

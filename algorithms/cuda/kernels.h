@@ -1,0 +1,82 @@
+// Host-side entry points of the GPU algorithms (one .cu file each, all built on
+// primitives.cuh). Each enqueues one kernel on the stream and returns the launch error, if any.
+// Buffers are device pointers (or peer-mapped ones); counts are elements of dtype, unless named
+// bytes. The communicator (src/cuda/device_comm.cc) chooses the algorithm and fills the args.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "braid/types.h"
+#include "cuda/peer_memory.h"
+
+namespace braid::cuda {
+
+// Every rank in `receivers` gets the reduction over all ranks of their blocks for it: rank p's
+// block for destination d is input + d * inputStride (inputStride 0: the same block for every
+// destination). Each rank pushes its blocks into the receivers' staging; each receiver reduces
+// in rank order. One-shot allReduce (receivers = all, stride 0), reduceScatter (stride = block
+// bytes) and reduce (receivers = root).
+struct PushReduceArgs {
+  const void* input = nullptr;
+  size_t inputStride = 0;  // bytes
+  void* output = nullptr;  // this rank's result, if it is a receiver
+  size_t count = 0;        // elements per block
+  uint32_t receivers = 0;  // bit mask of ranks
+  int blocks = 1;
+};
+cudaError_t pushReduce(const PeerMemory& m, const PushReduceArgs& a, DataType dtype, ReduceOp op,
+                       cudaStream_t stream);
+
+// Two-shot allReduce: rank j reduces shard j of every rank's input (pushed into its staging)
+// and pushes the result into every rank's staging, from where each rank copies it out.
+struct TwoShotArgs {
+  const void* input = nullptr;
+  void* output = nullptr;
+  size_t count = 0;
+  int blocks = 1;
+};
+cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType dtype,
+                             ReduceOp op, cudaStream_t stream);
+
+// Each rank in `senders` pushes block input + d * inputStride to every rank d in `receivers`,
+// which copies it to output + s * outputStride (s the sender). ownCopy: also copy this rank's
+// block input + rank * inputStride to output + rank * outputStride. allGather (strides: 0 and
+// the block), allToAll (both the block), broadcast (sender root, strides 0).
+struct PushCopyArgs {
+  const void* input = nullptr;
+  size_t inputStride = 0;
+  void* output = nullptr;
+  size_t outputStride = 0;
+  size_t bytes = 0;  // per block
+  uint32_t senders = 0;
+  uint32_t receivers = 0;
+  bool ownCopy = false;
+  int blocks = 1;
+};
+cudaError_t pushCopy(const PeerMemory& m, const PushCopyArgs& a, cudaStream_t stream);
+
+// Sends and receives of one group, in one launch: every direction (peer, send or receive) gets
+// its own blocks and runs its operations in call order.
+inline constexpr int kMaxP2pOps = 64;
+struct P2pOp {
+  void* buffer = nullptr;
+  size_t bytes = 0;
+};
+struct P2pDirection {
+  int peer = 0;
+  int send = 0;     // 1 = send to peer, 0 = receive from peer
+  int firstOp = 0;  // ops [firstOp, firstOp + numOps) of P2pArgs::ops
+  int numOps = 0;
+};
+struct P2pArgs {
+  P2pOp ops[kMaxP2pOps];
+  P2pDirection directions[2 * kMaxRanks];
+  int numDirections = 0;
+  int lanes = 1;  // blocks per direction
+};
+cudaError_t sendRecv(const PeerMemory& m, const P2pArgs& a, cudaStream_t stream);
+
+}  // namespace braid::cuda

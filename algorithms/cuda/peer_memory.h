@@ -1,0 +1,72 @@
+// The layout of the peer memory the GPU kernels work in, shared by the host side that maps it
+// (transports/nvlink) and the kernels (algorithms/cuda). Plain data, no CUDA types, so that the
+// C++ host code and nvcc see the same struct.
+//
+// Every rank owns a staging buffer and a flag array in device memory; every peer maps both
+// (CUDA IPC). Data always moves by *push*: a writer stores into the reader's staging buffer,
+// then raises a ready flag in the reader's flags; the reader waits on its own (local) flags,
+// consumes, and writes an ack into the writer's flags. Before reusing a region the writer waits
+// for the ack of its previous use. Flag values are tags, (operation sequence + 1) << 32 |
+// (round + 1), increasing for ever in each slot, so no flag is ever reset.
+//
+// Staging of rank r = [half 0..2][writer 0..n-1][lane 0..lanes-1][part A/B] regions of
+// partBytes. Collectives alternate halves 0 and 1 by sequence number (a writer may run one
+// operation ahead of a slow reader); half 2 carries sends and receives. A lane is the region
+// one thread block uses; a block uses the same lane in every round of an operation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define BRAID_HOST_DEVICE __host__ __device__
+#else
+#define BRAID_HOST_DEVICE
+#endif
+
+namespace braid::cuda {
+
+inline constexpr int kMaxRanks = 8;   // ranks of one kernel-path communicator (one host)
+inline constexpr int kMaxLanes = 64;  // thread blocks per collective (BRAID_GPU_BLOCKS)
+inline constexpr int kHalves = 3;     // collective halves 0, 1; point-to-point 2
+inline constexpr int kP2pHalf = 2;
+
+// Device-side counters of one communicator (local memory, not shared with peers). Kernels read
+// their sequence numbers here and the last block of each launch advances them, so a captured
+// CUDA graph runs with fresh sequence numbers on every replay.
+struct Counters {
+  uint64_t collectiveSeq;
+  uint32_t blocksDone;
+  uint32_t reserved;
+  uint64_t sendSeq[kMaxRanks];  // point-to-point, by peer
+  uint64_t recvSeq[kMaxRanks];
+};
+
+// Host-mapped (pinned) words the host and the kernels share.
+struct Control {
+  volatile int abort;  // non-zero: every wait gives up
+  int error;           // first failure seen by a kernel: code << 16 | (peer + 1)
+};
+enum DeviceError : int { kDeviceTimeout = 1, kDeviceAborted = 2, kDevicePeerFailed = 3 };
+
+// What every kernel gets (by value).
+struct PeerMemory {
+  int rank = 0;
+  int size = 1;
+  int lanes = 1;
+  size_t partBytes = 0;
+  uint8_t* staging[kMaxRanks] = {};  // each rank's staging, as mapped here
+  uint64_t* flags[kMaxRanks] = {};   // each rank's flags, as mapped here
+  Counters* counters = nullptr;
+  Control* control = nullptr;  // device pointer of the host-mapped words
+  uint64_t timeoutNs = 0;
+};
+
+// Flag arrays: ready, ack and sent, each kHalves * n * lanes * 2 words, then one word per rank
+// where peers report their failure.
+BRAID_HOST_DEVICE inline size_t flagSlots(int n, int lanes) {
+  return static_cast<size_t>(kHalves) * n * lanes * 2;
+}
+BRAID_HOST_DEVICE inline size_t flagWords(int n, int lanes) { return 3 * flagSlots(n, lanes) + kMaxRanks; }
+
+}  // namespace braid::cuda

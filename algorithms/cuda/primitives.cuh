@@ -1,0 +1,320 @@
+// Device-side building blocks shared by the GPU algorithms: addressing of the peer memory
+// (peer_memory.h), flags with system-scope release/acquire, waits that give up on abort, on a
+// peer's failure or after the timeout, 16-byte vector copies and reductions (fp16/bf16
+// accumulate in fp32), and the end-of-launch counter update that keeps CUDA graphs replayable.
+//
+// Synchronisation pattern: the threads of a block store data, __syncthreads(), then one thread
+// fences at system scope and releases a flag in the reader's memory; the reader's thread 0
+// acquires the flag, __syncthreads(), and the block reads. Data a peer pushed is read with
+// L1-bypassing loads (the L1 is not coherent with stores arriving over NVLink).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "cuda/peer_memory.h"
+
+namespace braid::cuda {
+
+inline constexpr int kThreads = 512;
+
+// --- Flags ---------------------------------------------------------------------------------
+
+__device__ __forceinline__ uint64_t loadAcquire(const uint64_t* p) {
+  uint64_t v;
+  asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ __forceinline__ void storeRelease(uint64_t* p, uint64_t v) {
+  asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+__device__ __forceinline__ uint64_t globalTimerNs() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+__device__ __forceinline__ uint64_t tagOf(uint64_t seq, uint64_t round) {
+  return ((seq + 1) << 32) | (round + 1);
+}
+
+__device__ __forceinline__ size_t slotOf(const PeerMemory& m, int half, int peer, int lane,
+                                         int part) {
+  return ((static_cast<size_t>(half) * m.size + peer) * m.lanes + lane) * 2 + part;
+}
+// In reader's flags: raised by writer when its data in the region is complete.
+__device__ __forceinline__ uint64_t* readyFlag(const PeerMemory& m, int reader, int half,
+                                               int writer, int lane, int part) {
+  return m.flags[reader] + slotOf(m, half, writer, lane, part);
+}
+// In writer's flags: raised by reader once it consumed the region.
+__device__ __forceinline__ uint64_t* ackFlag(const PeerMemory& m, int writer, int half, int reader,
+                                             int lane, int part) {
+  return m.flags[writer] + flagSlots(m.size, m.lanes) + slotOf(m, half, reader, lane, part);
+}
+// In this rank's flags: the last tag it raised in reader's region.
+__device__ __forceinline__ uint64_t* sentWord(const PeerMemory& m, int half, int reader, int lane,
+                                              int part) {
+  return m.flags[m.rank] + 2 * flagSlots(m.size, m.lanes) + slotOf(m, half, reader, lane, part);
+}
+__device__ __forceinline__ uint64_t* failedWord(const PeerMemory& m, int owner, int reporter) {
+  return m.flags[owner] + 3 * flagSlots(m.size, m.lanes) + reporter;
+}
+// The staging region writer uses in reader's memory.
+__device__ __forceinline__ uint8_t* region(const PeerMemory& m, int reader, int half, int writer,
+                                           int lane, int part) {
+  return m.staging[reader] + slotOf(m, half, writer, lane, part) * m.partBytes;
+}
+
+// Records the first failure, stops this rank's other blocks and tells the peers. Returns false.
+__device__ inline bool deviceFail(const PeerMemory& m, int code, int peer) {
+  atomicCAS(&m.control->error, 0, (code << 16) | (peer + 1));
+  m.control->abort = 1;
+  __threadfence_system();
+  for (int r = 0; r < m.size; ++r) {
+    if (r != m.rank) storeRelease(failedWord(m, r, m.rank), 1);
+  }
+  return false;
+}
+
+// One thread waits until *flag >= want (flag in this rank's memory). False when the
+// communicator failed meanwhile (recorded by deviceFail).
+__device__ inline bool spinUntil(const PeerMemory& m, const uint64_t* flag, uint64_t want,
+                                 int peer) {
+  if (loadAcquire(flag) >= want) return true;
+  const uint64_t start = globalTimerNs();
+  for (uint32_t i = 1;; ++i) {
+    if (loadAcquire(flag) >= want) return true;
+    if ((i & 255) != 0) continue;
+    if (m.control->abort) {
+      atomicCAS(&m.control->error, 0, (kDeviceAborted << 16) | (peer + 1));
+      return false;
+    }
+    for (int r = 0; r < m.size; ++r) {
+      if (r != m.rank && loadAcquire(failedWord(m, m.rank, r)) != 0) {
+        return deviceFail(m, kDevicePeerFailed, r);
+      }
+    }
+    if (globalTimerNs() - start > m.timeoutNs) return deviceFail(m, kDeviceTimeout, peer);
+  }
+}
+
+// Every thread of the block gets thread 0's verdict. Also a barrier: every thread finished
+// what it did before the call.
+__device__ __forceinline__ bool blockAgree(bool threadZeroOk) {
+  __shared__ int verdict;
+  __syncthreads();
+  if (threadIdx.x == 0) verdict = threadZeroOk;
+  __syncthreads();
+  return verdict != 0;
+}
+
+// Thread 0 waits until the previous data in reader's region was consumed (its ack caught up
+// with what this rank sent there).
+__device__ inline bool waitRegionFree(const PeerMemory& m, int reader, int half, int lane,
+                                      int part) {
+  const uint64_t sent = *sentWord(m, half, reader, lane, part);
+  return spinUntil(m, ackFlag(m, m.rank, half, reader, lane, part), sent, reader);
+}
+
+// After a block's stores into reader's region: publishes them with tag. Called by one thread
+// per reader, after the block synchronised since the stores (e.g. through blockAgree).
+__device__ inline void raiseReady(const PeerMemory& m, int reader, int half, int lane, int part,
+                                  uint64_t tag) {
+  __threadfence_system();
+  storeRelease(readyFlag(m, reader, half, m.rank, lane, part), tag);
+  *sentWord(m, half, reader, lane, part) = tag;
+}
+
+// --- Element types and operators -----------------------------------------------------------
+
+template <typename T>
+struct Acc {
+  using type = T;
+  __device__ static type up(T v) { return v; }
+  __device__ static T down(type v) { return v; }
+};
+template <>
+struct Acc<__half> {
+  using type = float;
+  __device__ static float up(__half v) { return __half2float(v); }
+  __device__ static __half down(float v) { return __float2half_rn(v); }
+};
+template <>
+struct Acc<__nv_bfloat16> {
+  using type = float;
+  __device__ static float up(__nv_bfloat16 v) { return __bfloat162float(v); }
+  __device__ static __nv_bfloat16 down(float v) { return __float2bfloat16_rn(v); }
+};
+
+struct OpSum {
+  template <typename A>
+  __device__ static A apply(A a, A b) {
+    return static_cast<A>(a + b);
+  }
+};
+struct OpProd {
+  template <typename A>
+  __device__ static A apply(A a, A b) {
+    return static_cast<A>(a * b);
+  }
+};
+struct OpMin {
+  template <typename A>
+  __device__ static A apply(A a, A b) {
+    return b < a ? b : a;
+  }
+};
+struct OpMax {
+  template <typename A>
+  __device__ static A apply(A a, A b) {
+    return a < b ? b : a;
+  }
+};
+
+// kAvg: divide the sum by the ranks (floating: in the accumulation type; integer: truncating).
+template <typename A>
+__device__ __forceinline__ A finish(A v, int avgRanks) {
+  return avgRanks > 0 ? static_cast<A>(v / static_cast<A>(avgRanks)) : v;
+}
+
+// --- Copies and reductions over one block's share -------------------------------------------
+
+__device__ __forceinline__ bool aligned16(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
+}
+
+// dsts[d][0, bytes) = src[0, bytes) for d < ndst (one load, ndst stores).
+__device__ inline void copyToAll(uint8_t* const* dsts, int ndst, const uint8_t* src, size_t bytes) {
+  bool vec = aligned16(src);
+  for (int d = 0; d < ndst; ++d) vec = vec && aligned16(dsts[d]);
+  size_t done = 0;
+  if (vec) {
+    // Four independent 16-byte loads in flight per thread before the stores.
+    constexpr int kUnroll = 4;
+    const size_t n = bytes / 16;
+    const uint4* s = reinterpret_cast<const uint4*>(src);
+    const size_t stride = static_cast<size_t>(blockDim.x) * kUnroll;
+    size_t i = threadIdx.x;
+    for (; i + (kUnroll - 1) * blockDim.x < n; i += stride) {
+      uint4 v[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) v[u] = __ldcg(s + i + u * blockDim.x);
+      for (int d = 0; d < ndst; ++d) {
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) reinterpret_cast<uint4*>(dsts[d])[i + u * blockDim.x] = v[u];
+      }
+    }
+    for (; i < n; i += blockDim.x) {
+      const uint4 v = __ldcg(s + i);
+      for (int d = 0; d < ndst; ++d) reinterpret_cast<uint4*>(dsts[d])[i] = v;
+    }
+    done = n * 16;
+  }
+  for (size_t i = done + threadIdx.x; i < bytes; i += blockDim.x) {
+    const uint8_t v = __ldcg(src + i);
+    for (int d = 0; d < ndst; ++d) dsts[d][i] = v;
+  }
+}
+
+__device__ __forceinline__ void copyBytes(uint8_t* dst, const uint8_t* src, size_t bytes) {
+  copyToAll(&dst, 1, src, bytes);
+}
+
+// An element load that bypasses L1 (see the top of this file), for any 1/2/4/8-byte type.
+template <typename T>
+__device__ __forceinline__ T loadCg(const T* p) {
+  static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
+  using U = std::conditional_t<
+      sizeof(T) == 1, unsigned char,
+      std::conditional_t<sizeof(T) == 2, unsigned short,
+                         std::conditional_t<sizeof(T) == 4, unsigned int, unsigned long long>>>;
+  const U bits = __ldcg(reinterpret_cast<const U*>(p));
+  T v;
+  memcpy(&v, &bits, sizeof(T));
+  return v;
+}
+
+// dsts[d][i] = finish(op over s of srcs[s][i]) for i < count, sources combined in order (the
+// same order on every rank, so results are bit-identical everywhere).
+template <typename T, typename Op>
+__device__ void reduceToAll(T* const* dsts, int ndst, const T* const* srcs, int nsrc, size_t count,
+                            int avgRanks) {
+  using A = typename Acc<T>::type;
+  constexpr int V = 16 / sizeof(T);
+  bool vec = true;
+  for (int s = 0; s < nsrc; ++s) vec = vec && aligned16(srcs[s]);
+  for (int d = 0; d < ndst; ++d) vec = vec && aligned16(dsts[d]);
+  size_t done = 0;
+  if (vec) {
+    const size_t n = count / V;
+    for (size_t i = threadIdx.x; i < n; i += blockDim.x) {
+      uint4 in[kMaxRanks];
+#pragma unroll
+      for (int s = 0; s < kMaxRanks; ++s) {
+        if (s < nsrc) in[s] = __ldcg(reinterpret_cast<const uint4*>(srcs[s]) + i);
+      }
+      A acc[V];
+      const T* first = reinterpret_cast<const T*>(&in[0]);
+#pragma unroll
+      for (int k = 0; k < V; ++k) acc[k] = Acc<T>::up(first[k]);
+#pragma unroll
+      for (int s = 1; s < kMaxRanks; ++s) {
+        if (s < nsrc) {
+          const T* e = reinterpret_cast<const T*>(&in[s]);
+#pragma unroll
+          for (int k = 0; k < V; ++k) acc[k] = Op::apply(acc[k], Acc<T>::up(e[k]));
+        }
+      }
+      uint4 out;
+      T* o = reinterpret_cast<T*>(&out);
+#pragma unroll
+      for (int k = 0; k < V; ++k) o[k] = Acc<T>::down(finish(acc[k], avgRanks));
+      for (int d = 0; d < ndst; ++d) reinterpret_cast<uint4*>(dsts[d])[i] = out;
+    }
+    done = n * V;
+  }
+  for (size_t i = done + threadIdx.x; i < count; i += blockDim.x) {
+    A acc = Acc<T>::up(loadCg(srcs[0] + i));
+    for (int s = 1; s < nsrc; ++s) acc = Op::apply(acc, Acc<T>::up(loadCg(srcs[s] + i)));
+    const T v = Acc<T>::down(finish(acc, avgRanks));
+    for (int d = 0; d < ndst; ++d) dsts[d][i] = v;
+  }
+}
+
+// --- Launch bookkeeping ---------------------------------------------------------------------
+
+// The round r share of lane l when a buffer of `total` units is cut into chunks of `chunk`
+// units, lanes chunks per round: [begin, begin + n). n == 0: the lane has no more rounds.
+struct Share {
+  size_t begin;
+  size_t n;
+};
+__device__ __forceinline__ Share shareOf(size_t total, size_t chunk, int lanes, int lane,
+                                         size_t round) {
+  const size_t begin = (round * lanes + lane) * chunk;
+  if (begin >= total) return Share{begin, 0};
+  return Share{begin, total - begin < chunk ? total - begin : chunk};
+}
+
+// Called by every thread at the end of a collective launch: the last block to finish advances
+// the collective sequence number for the next launch on this stream.
+__device__ inline void finishCollective(const PeerMemory& m) {
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  __threadfence();
+  if (atomicAdd(&m.counters->blocksDone, 1u) == gridDim.x - 1) {
+    m.counters->blocksDone = 0;
+    m.counters->collectiveSeq += 1;
+    __threadfence();
+  }
+}
+
+__device__ __forceinline__ uint64_t collectiveSeq(const PeerMemory& m) {
+  return *reinterpret_cast<volatile uint64_t*>(&m.counters->collectiveSeq);
+}
+
+}  // namespace braid::cuda

@@ -1,0 +1,85 @@
+// Data movement without reduction on GPUs: every sender pushes its block for each receiver into
+// that receiver's staging; receivers copy the blocks to their output. allGather (each rank's
+// block to everyone), allToAll (block d to rank d) and broadcast (the root's block to
+// everyone) differ only in who sends what. Rounds alternate each lane's two staging parts.
+#include "cuda/kernels.h"
+#include "cuda/primitives.cuh"
+
+namespace braid::cuda {
+namespace {
+
+__global__ void __launch_bounds__(kThreads) pushCopyKernel(PeerMemory m, PushCopyArgs a) {
+  const int lane = blockIdx.x, me = m.rank, n = m.size;
+  const uint64_t seq = collectiveSeq(m);
+  const int half = static_cast<int>(seq & 1);
+  const bool sending = (a.senders >> me) & 1u, receiving = (a.receivers >> me) & 1u;
+  auto isReceiver = [&](int p) { return p != me && ((a.receivers >> p) & 1u); };
+  auto isSender = [&](int p) { return p != me && ((a.senders >> p) & 1u); };
+  const auto* in = static_cast<const uint8_t*>(a.input);
+  auto* out = static_cast<uint8_t*>(a.output);
+
+  for (size_t round = 0;; ++round) {
+    const Share sh = shareOf(a.bytes, m.partBytes, gridDim.x, lane, round);
+    if (sh.n == 0) break;
+    const int part = static_cast<int>(round & 1);
+    const uint64_t tag = tagOf(seq, round);
+    bool ok = true;
+    if (sending) {
+      if (threadIdx.x == 0) {
+        for (int p = 0; p < n && ok; ++p) {
+          if (isReceiver(p)) ok = waitRegionFree(m, p, half, lane, part);
+        }
+      }
+      if (!blockAgree(ok)) return;
+      if (a.inputStride == 0) {
+        uint8_t* dsts[kMaxRanks];
+        int nd = 0;
+        for (int p = 0; p < n; ++p) {
+          if (isReceiver(p)) dsts[nd++] = region(m, p, half, me, lane, part);
+        }
+        copyToAll(dsts, nd, in + sh.begin, sh.n);
+      } else {
+        for (int p = 0; p < n; ++p) {
+          if (isReceiver(p)) {
+            copyBytes(region(m, p, half, me, lane, part), in + p * a.inputStride + sh.begin, sh.n);
+          }
+        }
+      }
+      blockAgree(true);
+      if (threadIdx.x < n && isReceiver(threadIdx.x)) {
+        raiseReady(m, threadIdx.x, half, lane, part, tag);
+      }
+    }
+    if (a.ownCopy) {
+      const uint8_t* src = in + me * a.inputStride + sh.begin;
+      uint8_t* dst = out + me * a.outputStride + sh.begin;
+      if (src != dst) copyBytes(dst, src, sh.n);
+    }
+    if (!receiving) continue;
+    if (threadIdx.x == 0) {
+      for (int w = 0; w < n && ok; ++w) {
+        if (isSender(w)) ok = spinUntil(m, readyFlag(m, me, half, w, lane, part), tag, w);
+      }
+    }
+    if (!blockAgree(ok)) return;
+    for (int w = 0; w < n; ++w) {
+      if (isSender(w)) {
+        copyBytes(out + w * a.outputStride + sh.begin, region(m, me, half, w, lane, part), sh.n);
+      }
+    }
+    blockAgree(true);
+    if (threadIdx.x < n && isSender(threadIdx.x)) {
+      storeRelease(ackFlag(m, threadIdx.x, half, me, lane, part), tag);
+    }
+  }
+  finishCollective(m);
+}
+
+}  // namespace
+
+cudaError_t pushCopy(const PeerMemory& m, const PushCopyArgs& a, cudaStream_t stream) {
+  pushCopyKernel<<<a.blocks, kThreads, 0, stream>>>(m, a);
+  return cudaGetLastError();
+}
+
+}  // namespace braid::cuda

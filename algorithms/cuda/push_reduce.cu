@@ -1,0 +1,91 @@
+// One-shot reduction on GPUs: every rank pushes its block for each receiver straight into that
+// receiver's staging, and every receiver reduces all blocks in rank order. One hop of latency,
+// so it is the allReduce for small messages (receivers = all, the same block for everyone);
+// for reduceScatter (block d for receiver d) every byte crosses a link once; reduce sends all
+// blocks to the root. Rounds reuse each lane's two staging parts alternately, so a writer can
+// push round r + 1 while the receiver still reduces round r.
+#include "cuda/dispatch.cuh"
+#include "cuda/kernels.h"
+
+namespace braid::cuda {
+namespace {
+
+template <typename T, typename Op>
+__global__ void __launch_bounds__(kThreads)
+    pushReduceKernel(PeerMemory m, PushReduceArgs a, int avgRanks) {
+  const int lane = blockIdx.x, me = m.rank, n = m.size;
+  const uint64_t seq = collectiveSeq(m);
+  const int half = static_cast<int>(seq & 1);
+  const size_t chunk = m.partBytes / sizeof(T);
+  const bool receiving = (a.receivers >> me) & 1u;
+  auto isReceiver = [&](int p) { return p != me && ((a.receivers >> p) & 1u); };
+  auto blockFor = [&](int d) {
+    return reinterpret_cast<const T*>(static_cast<const uint8_t*>(a.input) + d * a.inputStride);
+  };
+
+  for (size_t round = 0;; ++round) {
+    const Share sh = shareOf(a.count, chunk, gridDim.x, lane, round);
+    if (sh.n == 0) break;
+    const int part = static_cast<int>(round & 1);
+    const uint64_t tag = tagOf(seq, round);
+    const size_t bytes = sh.n * sizeof(T);
+
+    bool ok = true;
+    if (threadIdx.x == 0) {
+      for (int p = 0; p < n && ok; ++p) {
+        if (isReceiver(p)) ok = waitRegionFree(m, p, half, lane, part);
+      }
+    }
+    if (!blockAgree(ok)) return;
+    if (a.inputStride == 0) {
+      uint8_t* dsts[kMaxRanks];
+      int nd = 0;
+      for (int p = 0; p < n; ++p) {
+        if (isReceiver(p)) dsts[nd++] = region(m, p, half, me, lane, part);
+      }
+      copyToAll(dsts, nd, reinterpret_cast<const uint8_t*>(blockFor(0) + sh.begin), bytes);
+    } else {
+      for (int p = 0; p < n; ++p) {
+        if (isReceiver(p)) {
+          copyBytes(region(m, p, half, me, lane, part),
+                    reinterpret_cast<const uint8_t*>(blockFor(p) + sh.begin), bytes);
+        }
+      }
+    }
+    blockAgree(true);
+    if (threadIdx.x < n && isReceiver(threadIdx.x)) raiseReady(m, threadIdx.x, half, lane, part, tag);
+    if (!receiving) continue;
+
+    if (threadIdx.x == 0) {
+      for (int w = 0; w < n && ok; ++w) {
+        if (w != me) ok = spinUntil(m, readyFlag(m, me, half, w, lane, part), tag, w);
+      }
+    }
+    if (!blockAgree(ok)) return;
+    const T* srcs[kMaxRanks];
+    for (int w = 0; w < n; ++w) {
+      srcs[w] = w == me ? blockFor(me) + sh.begin
+                        : reinterpret_cast<const T*>(region(m, me, half, w, lane, part));
+    }
+    T* dst = static_cast<T*>(a.output) + sh.begin;
+    reduceToAll<T, Op>(&dst, 1, srcs, n, sh.n, avgRanks);
+    blockAgree(true);
+    if (threadIdx.x < n && threadIdx.x != me) {
+      storeRelease(ackFlag(m, threadIdx.x, half, me, lane, part), tag);
+    }
+  }
+  finishCollective(m);
+}
+
+}  // namespace
+
+cudaError_t pushReduce(const PeerMemory& m, const PushReduceArgs& a, DataType dtype, ReduceOp op,
+                       cudaStream_t stream) {
+  const int avg = op == ReduceOp::kAvg ? m.size : 0;
+  return withTypeAndOp(dtype, op, [&](auto t, auto o) {
+    pushReduceKernel<decltype(t), decltype(o)><<<a.blocks, kThreads, 0, stream>>>(m, a, avg);
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace braid::cuda

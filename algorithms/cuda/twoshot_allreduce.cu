@@ -1,0 +1,112 @@
+// Two-shot allReduce on GPUs, for medium and large messages: the buffer is cut into n shards;
+// every rank pushes shard j of its input into rank j's staging (reduce-scatter by NVLink
+// writes), rank j reduces shard j in rank order and writes the result to its own output and
+// into every peer's staging in the same pass (allgather by writes), and every rank copies the
+// other shards out. Each byte crosses a link twice, the bandwidth optimum 2(n-1)/n of a ring,
+// with two hops of latency instead of 2(n-1).
+#include "cuda/dispatch.cuh"
+#include "cuda/kernels.h"
+
+namespace braid::cuda {
+namespace {
+
+constexpr int kScatterPart = 0, kGatherPart = 1;
+
+template <typename T, typename Op>
+__global__ void __launch_bounds__(kThreads)
+    twoShotKernel(PeerMemory m, TwoShotArgs a, int avgRanks) {
+  const int lane = blockIdx.x, me = m.rank, n = m.size;
+  const uint64_t seq = collectiveSeq(m);
+  const int half = static_cast<int>(seq & 1);
+  constexpr size_t V = 16 / sizeof(T);
+  // Shards are whole 16-byte vectors (the last ones may be short or empty).
+  const size_t shard = ((a.count + n - 1) / n + V - 1) / V * V;
+  const size_t chunk = m.partBytes / sizeof(T);
+  const T* in = static_cast<const T*>(a.input);
+  T* out = static_cast<T*>(a.output);
+
+  for (size_t round = 0;; ++round) {
+    const Share sh = shareOf(shard, chunk, gridDim.x, lane, round);
+    if (sh.n == 0) break;
+    const uint64_t tag = tagOf(seq, round);
+    // Elements of shard j in this share.
+    auto len = [&](int j) -> size_t {
+      const size_t first = j * shard + sh.begin;
+      if (first >= a.count) return 0;
+      return a.count - first < sh.n ? a.count - first : sh.n;
+    };
+
+    // Reduce-scatter: shard p's share goes to rank p.
+    bool ok = true;
+    if (threadIdx.x == 0) {
+      for (int p = 0; p < n && ok; ++p) {
+        if (p != me) ok = waitRegionFree(m, p, half, lane, kScatterPart);
+      }
+    }
+    if (!blockAgree(ok)) return;
+    for (int p = 0; p < n; ++p) {
+      if (p == me) continue;
+      copyBytes(region(m, p, half, me, lane, kScatterPart),
+                reinterpret_cast<const uint8_t*>(in + p * shard + sh.begin), len(p) * sizeof(T));
+    }
+    blockAgree(true);
+    if (threadIdx.x < n && threadIdx.x != me) {
+      raiseReady(m, threadIdx.x, half, lane, kScatterPart, tag);
+    }
+
+    // Reduce this rank's shard; the result goes to the output and to every peer at once.
+    if (threadIdx.x == 0) {
+      for (int w = 0; w < n && ok; ++w) {
+        if (w == me) continue;
+        ok = spinUntil(m, readyFlag(m, me, half, w, lane, kScatterPart), tag, w) &&
+             waitRegionFree(m, w, half, lane, kGatherPart);
+      }
+    }
+    if (!blockAgree(ok)) return;
+    const T* srcs[kMaxRanks];
+    T* dsts[kMaxRanks];
+    for (int w = 0; w < n; ++w) {
+      srcs[w] = w == me ? in + me * shard + sh.begin
+                        : reinterpret_cast<const T*>(region(m, me, half, w, lane, kScatterPart));
+      dsts[w] = w == me ? out + me * shard + sh.begin
+                        : reinterpret_cast<T*>(region(m, w, half, me, lane, kGatherPart));
+    }
+    reduceToAll<T, Op>(dsts, n, srcs, n, len(me), avgRanks);
+    blockAgree(true);
+    if (threadIdx.x < n && threadIdx.x != me) {
+      storeRelease(ackFlag(m, threadIdx.x, half, me, lane, kScatterPart), tag);
+      raiseReady(m, threadIdx.x, half, lane, kGatherPart, tag);
+    }
+
+    // Allgather: copy the other shards' results out.
+    if (threadIdx.x == 0) {
+      for (int w = 0; w < n && ok; ++w) {
+        if (w != me) ok = spinUntil(m, readyFlag(m, me, half, w, lane, kGatherPart), tag, w);
+      }
+    }
+    if (!blockAgree(ok)) return;
+    for (int w = 0; w < n; ++w) {
+      if (w == me) continue;
+      copyBytes(reinterpret_cast<uint8_t*>(out + w * shard + sh.begin),
+                region(m, me, half, w, lane, kGatherPart), len(w) * sizeof(T));
+    }
+    blockAgree(true);
+    if (threadIdx.x < n && threadIdx.x != me) {
+      storeRelease(ackFlag(m, threadIdx.x, half, me, lane, kGatherPart), tag);
+    }
+  }
+  finishCollective(m);
+}
+
+}  // namespace
+
+cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType dtype,
+                             ReduceOp op, cudaStream_t stream) {
+  const int avg = op == ReduceOp::kAvg ? m.size : 0;
+  return withTypeAndOp(dtype, op, [&](auto t, auto o) {
+    twoShotKernel<decltype(t), decltype(o)><<<a.blocks, kThreads, 0, stream>>>(m, a, avg);
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace braid::cuda

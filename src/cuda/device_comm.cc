@@ -1,0 +1,296 @@
+// DeviceComm over peer memory: chooses the GPU algorithm and its block count for each operation,
+// fills the kernel arguments, and launches on the caller's stream. A watchdog thread notices a
+// peer process that died and makes the running kernels give up, so no rank hangs on a flag
+// that will never be raised.
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "communicator_impl.h"
+#include "cuda/kernels.h"
+#include "gpu.h"
+#include "logging.h"
+#include "nvlink/transport.h"
+#include "params.h"
+
+namespace braid::gpu {
+namespace {
+
+using K = CollectiveKind;
+
+Status launched(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return Status();
+  cudaGetLastError();
+  return systemError(fmt::format("launching {}: {}", what, cudaGetErrorString(e)));
+}
+
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    cudaGetDevice(&old_);
+    if (old_ != device) cudaSetDevice(device);
+  }
+  ~DeviceGuard() {
+    int now = 0;
+    cudaGetDevice(&now);
+    if (now != old_) cudaSetDevice(old_);
+  }
+
+ private:
+  int old_ = 0;
+};
+
+// Blocks for a transfer of `bytes` per destination: one per 8 KiB (small messages are
+// latency-bound: more blocks push in parallel), at most the configured lanes.
+int blocksFor(size_t bytes, int lanes) {
+  const size_t want = (bytes + 8191) / 8192;
+  return static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, lanes)));
+}
+
+class PeerComm final : public DeviceComm {
+ public:
+  PeerComm(std::unique_ptr<nvlink::PeerMap> map, int device)
+      : map_(std::move(map)), device_(device) {
+    if (map_->links().mapped) watchdog_ = std::thread([this] { watch(); });
+  }
+  ~PeerComm() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (watchdog_.joinable()) watchdog_.join();
+    if (event_ != nullptr) {
+      DeviceGuard guard(device_);
+      cudaEventDestroy(event_);
+    }
+  }
+
+  bool mapped() const override { return map_->links().mapped; }
+  std::string describe() const override {
+    const nvlink::Links& l = map_->links();
+    return l.mapped ? l.text : "peer memory not mapped: " + l.why;
+  }
+
+  // Cheap enough for every call: the watchdog's verdict and one host-mapped word; a fresh look
+  // at the peers only when a kernel failed (a dead peer explains the failure best).
+  Status error() const override {
+    if (peerDied_.load()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      return died_;
+    }
+    Status device = map_->deviceError();
+    if (device.isOk()) return device;
+    Status dead = map_->deadPeer();
+    return dead.isOk() ? device : dead;
+  }
+
+  void abort(const std::string& reason) override {
+    BRAID_LOG(kInfo, kColl, "stopping GPU kernels: {}", reason);
+    map_->abort();
+  }
+
+  Status run(const OpDesc& d, Stream stream) override {
+    DeviceGuard guard(device_);
+    auto s = static_cast<cudaStream_t>(stream);
+    BRAID_RETURN_IF_ERROR(orderAfterPrevious(s));
+    const cuda::PeerMemory& m = map_->memory();
+    const size_t es = dataTypeSize(d.dtype);
+    const size_t bytes = d.count * es;
+    const uint32_t all = (1u << m.size) - 1;
+    cudaError_t e = cudaSuccess;
+    const char* what = "";
+    switch (d.kind) {
+      case K::kAllReduce: {
+        const std::string& forced = params().gpuAlgo;
+        const bool oneShot =
+            forced == "oneshot" ||
+            (forced != "twoshot" && bytes <= static_cast<size_t>(params().gpuOneShotBytes));
+        if (oneShot) {
+          what = "one-shot allReduce";
+          cuda::PushReduceArgs a;
+          a.input = d.send;
+          a.output = d.recv;
+          a.count = d.count;
+          a.receivers = all;
+          a.blocks = blocksFor(bytes, m.lanes);
+          e = cuda::pushReduce(m, a, d.dtype, d.op, s);
+        } else {
+          what = "two-shot allReduce";
+          cuda::TwoShotArgs a;
+          a.input = d.send;
+          a.output = d.recv;
+          a.count = d.count;
+          a.blocks = blocksFor(bytes / m.size, m.lanes);
+          e = cuda::twoShotAllReduce(m, a, d.dtype, d.op, s);
+        }
+        break;
+      }
+      case K::kReduceScatter:
+      case K::kReduce: {
+        what = d.kind == K::kReduce ? "reduce" : "reduceScatter";
+        cuda::PushReduceArgs a;
+        a.input = d.send;
+        a.inputStride = d.kind == K::kReduce ? 0 : bytes;
+        a.output = d.recv;
+        a.count = d.count;
+        a.receivers = d.kind == K::kReduce ? 1u << d.root : all;
+        a.blocks = blocksFor(bytes, m.lanes);
+        e = cuda::pushReduce(m, a, d.dtype, d.op, s);
+        break;
+      }
+      case K::kAllGather:
+      case K::kAllToAll:
+      case K::kBroadcast: {
+        what = toString(d.kind).data();
+        cuda::PushCopyArgs a;
+        a.input = d.send;
+        a.output = d.recv;
+        a.bytes = bytes;
+        a.blocks = blocksFor(bytes, m.lanes);
+        if (d.kind == K::kBroadcast) {
+          a.senders = 1u << d.root;
+          a.receivers = all & ~(1u << d.root);
+          a.ownCopy = m.rank == d.root;
+        } else {
+          a.inputStride = d.kind == K::kAllToAll ? bytes : 0;
+          a.outputStride = bytes;
+          a.senders = a.receivers = all;
+          a.ownCopy = true;
+        }
+        e = cuda::pushCopy(m, a, s);
+        break;
+      }
+      case K::kSend:
+      case K::kRecv:
+        return runPointToPoint({d}, stream);
+      default:
+        return unsupported(fmt::format("{} has no GPU algorithm", toString(d.kind)));
+    }
+    BRAID_RETURN_IF_ERROR(launched(e, what));
+    return recordLaunch(s);
+  }
+
+  Status runPointToPoint(const std::vector<OpDesc>& ops, Stream stream) override {
+    if (ops.size() > static_cast<size_t>(cuda::kMaxP2pOps)) {
+      return invalidArgument(fmt::format("a group holds {} GPU sends/receives on one "
+                                         "communicator; at most {} are supported",
+                                         ops.size(), cuda::kMaxP2pOps));
+    }
+    DeviceGuard guard(device_);
+    auto s = static_cast<cudaStream_t>(stream);
+    BRAID_RETURN_IF_ERROR(orderAfterPrevious(s));
+    const cuda::PeerMemory& m = map_->memory();
+    // Directions in first-use order; each keeps its operations in call order.
+    std::map<std::pair<int, int>, std::vector<const OpDesc*>> byDirection;
+    std::vector<std::pair<int, int>> order;
+    for (const OpDesc& d : ops) {
+      std::pair<int, int> key{d.peer, d.kind == K::kSend ? 1 : 0};
+      if (byDirection[key].empty()) order.push_back(key);
+      byDirection[key].push_back(&d);
+    }
+    auto args = std::make_unique<cuda::P2pArgs>();
+    args->lanes = std::min(m.lanes, 8);
+    int next = 0;
+    for (const auto& key : order) {
+      cuda::P2pDirection& dir = args->directions[args->numDirections++];
+      dir.peer = key.first;
+      dir.send = key.second;
+      dir.firstOp = next;
+      for (const OpDesc* d : byDirection[key]) {
+        args->ops[next].buffer = d->kind == K::kSend ? const_cast<void*>(d->send) : d->recv;
+        args->ops[next].bytes = d->count * dataTypeSize(d->dtype);
+        ++next;
+        ++dir.numOps;
+      }
+    }
+    BRAID_RETURN_IF_ERROR(launched(cuda::sendRecv(m, *args, s), "send/recv"));
+    return recordLaunch(s);
+  }
+
+  Result<void*> registerBuffer(void* buffer, size_t bytes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    void* handle = reinterpret_cast<void*>(++lastHandle_);
+    registered_[handle] = {buffer, bytes};
+    return handle;
+  }
+
+  Status deregisterBuffer(void* handle) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (registered_.erase(handle) == 0) return invalidArgument("unknown registration handle");
+    return Status();
+  }
+
+ private:
+  // Launches on one communicator run in call order even across streams: a launch on another
+  // stream than the previous launch first waits for that stream's work so far (not while
+  // either is being captured into a graph, where the capture's stream order applies).
+  Status orderAfterPrevious(cudaStream_t s) {
+    if (!launchedBefore_ || s == lastStream_ || isCapturing(s) || isCapturing(lastStream_)) {
+      return Status();
+    }
+    if (event_ == nullptr) {
+      BRAID_RETURN_IF_ERROR(
+          launched(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming), "cudaEventCreate"));
+    }
+    BRAID_RETURN_IF_ERROR(launched(cudaEventRecord(event_, lastStream_), "cudaEventRecord"));
+    return launched(cudaStreamWaitEvent(s, event_, 0), "cudaStreamWaitEvent");
+  }
+  Status recordLaunch(cudaStream_t s) {
+    launchedBefore_ = true;
+    lastStream_ = s;
+    return Status();
+  }
+
+  // Every 100 ms: a peer that died makes this rank's kernels stop waiting for it.
+  void watch() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_; })) {
+      Status dead = map_->deadPeer();
+      if (!dead.isOk()) {
+        died_ = dead;
+        peerDied_.store(true);
+        abort(dead.message());
+        return;
+      }
+    }
+  }
+
+  std::unique_ptr<nvlink::PeerMap> map_;
+  int device_;
+  cudaEvent_t event_ = nullptr;
+  cudaStream_t lastStream_ = nullptr;
+  bool launchedBefore_ = false;
+  mutable std::mutex mu_;
+  std::atomic<bool> peerDied_{false};
+  Status died_;  // guarded by mu_
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread watchdog_;
+  uintptr_t lastHandle_ = 0;
+  std::map<void*, std::pair<void*, size_t>> registered_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<DeviceComm>> createDeviceComm(const DeviceSetup& setup) {
+  nvlink::Setup s;
+  s.rank = setup.rank;
+  s.size = setup.size;
+  s.device = setup.device;
+  s.store = setup.store;
+  s.hostIds = setup.hostIds;
+  s.timeout = setup.timeout;
+  s.stagingBytes = static_cast<size_t>(std::max<int64_t>(0, params().gpuBufferBytes));
+  s.lanes = static_cast<int>(params().gpuBlocks);
+  s.usePeerMemory = params().gpuP2p;
+  auto map = nvlink::PeerMap::create(s);
+  if (!map.isOk()) return map.status();
+  return std::unique_ptr<DeviceComm>(new PeerComm(std::move(*map), setup.device));
+}
+
+}  // namespace braid::gpu

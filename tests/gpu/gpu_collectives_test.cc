@@ -1,0 +1,82 @@
+// GPU tests (ctest label "gpu"): real rank processes, one per GPU, started by braid-run, each
+// running braid-test-gpu-worker on device buffers. Skipped where no GPU is found (the CUDA code
+// is still built there).
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "support/shell.h"
+
+namespace braid {
+namespace {
+
+using testing::Ran;
+using testing::runShell;
+
+const std::string kBin = BRAID_BIN_DIR;
+const std::string kRun = kBin + "/tools/braid-run";
+const std::string kWorker = kBin + "/tests/braid-test-gpu-worker";
+
+int gpus() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
+  return n;
+}
+
+#define REQUIRE_GPUS(n)                                                                   \
+  if (gpus() < (n)) GTEST_SKIP() << "needs " << (n) << " GPU(s), found " << gpus()
+
+// Runs the worker on n ranks and expects "rank R ok" from each.
+void expectOk(int n, const std::string& args, const std::string& env = "") {
+  Ran r = runShell(env + " BRAID_TIMEOUT=60 " + kRun + " -n " + std::to_string(n) + " " +
+                   kWorker + " " + args);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  for (int rank = 0; rank < n; ++rank) {
+    std::string line = "[" + std::to_string(rank) + "] rank " + std::to_string(rank) + " ok";
+    EXPECT_NE(r.output.find(line), std::string::npos) << r.output;
+  }
+}
+
+class GpuMatrix : public ::testing::TestWithParam<int> {};
+
+TEST_P(GpuMatrix, EveryCollectiveDtypeOpCountInPlaceAndOffset) {
+  REQUIRE_GPUS(GetParam());
+  expectOk(GetParam(), "matrix");
+}
+INSTANTIATE_TEST_SUITE_P(Ranks, GpuMatrix, ::testing::Values(1, 2, 3, 4));
+
+TEST(Gpu, StagedThroughHostWhenPeerMemoryIsOff) {
+  REQUIRE_GPUS(2);
+  expectOk(2, "quick", "BRAID_GPU_P2P=0");
+}
+
+TEST(Gpu, GraphCaptureAndReplay) {
+  REQUIRE_GPUS(2);
+  expectOk(gpus() >= 4 ? 4 : 2, "graph");
+}
+
+TEST(Gpu, TwoCommunicatorsUsedAlternately) {
+  REQUIRE_GPUS(2);
+  expectOk(2, "twocomms");
+}
+
+TEST(Gpu, KillARankSurvivorsNameIt) {
+  REQUIRE_GPUS(2);
+  const int n = gpus() >= 4 ? 4 : 2, victim = n - 1;
+  Ran r = runShell("BRAID_TIMEOUT=60 " + kRun + " -n " + std::to_string(n) + " --grace 20 " +
+                   kWorker + " kill " + std::to_string(victim) + " 5");
+  EXPECT_NE(r.exitCode, 0) << r.output;
+  const std::string dead = "rank " + std::to_string(victim);
+  for (int rank = 0; rank < victim; ++rank) {
+    std::string prefix = "[" + std::to_string(rank) + "] rank " + std::to_string(rank) + " error: ";
+    size_t at = r.output.find(prefix);
+    ASSERT_NE(at, std::string::npos) << r.output;
+    std::string line = r.output.substr(at, r.output.find('\n', at) - at);
+    EXPECT_NE(line.find(dead), std::string::npos) << line;
+  }
+  EXPECT_LT(r.seconds, 30.0) << r.output;  // not the 60 s timeout
+}
+
+}  // namespace
+}  // namespace braid

@@ -1,0 +1,406 @@
+// braid-test-gpu-worker: a rank program for the GPU tests, launched by braid-run (one process
+// per GPU). Modes:
+//   matrix      every collective and send/recv x dtype x op x counts (0, 1, odd, one-shot and
+//               two-shot sizes) x in place x element offsets, on device buffers and a stream,
+//               compared exactly with src/exact_data.h; outputs are poisoned first
+//   quick       a short subset of matrix (for compute-sanitizer)
+//   graph       allReduce/allGather/reduceScatter captured in a CUDA graph, replayed on new data
+//   twocomms    two communicators over the same GPUs used alternately
+//   kill V K    allReduces in a loop; rank V kills itself at iteration K; the others report
+// Prints "rank R ok <mode> (<checks> checks)" or "rank R error: ..." / "rank R FAIL ...".
+#include <cuda_runtime.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "braid/communicator.h"
+#include "exact_data.h"
+
+using namespace braid;
+
+namespace {
+
+using K = CollectiveKind;
+
+#define CUDA_OK(call)                                                                     \
+  do {                                                                                    \
+    cudaError_t e_ = (call);                                                              \
+    if (e_ != cudaSuccess) {                                                              \
+      std::printf("rank %d FAIL %s: %s\n", rankForLog, #call, cudaGetErrorString(e_));    \
+      std::exit(4);                                                                       \
+    }                                                                                     \
+  } while (0)
+
+int rankForLog = -1;
+
+int fail(int rank, const Status& s) {
+  std::printf("rank %d error: %s\n", rank, s.toString().c_str());
+  std::fflush(stdout);
+  return 3;
+}
+
+// Device buffers reused by every check (large enough for the biggest one).
+struct Buffers {
+  uint8_t* send = nullptr;
+  uint8_t* recv = nullptr;
+  size_t bytes = 0;
+  cudaStream_t stream = nullptr;
+};
+
+struct Case {
+  K kind;
+  DataType dtype;
+  ReduceOp op;
+  size_t count;
+  bool inPlace;
+  size_t offset;  // elements
+};
+
+std::string describe(const Case& c) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%s %s %s count=%zu%s offset=%zu", toString(c.kind).data(),
+                toString(c.dtype).data(), toString(c.op).data(), c.count,
+                c.inPlace ? " in-place" : "", c.offset);
+  return buf;
+}
+
+// Runs one case on device buffers and compares; returns the number of wrong elements (or -1
+// when the call failed).
+long runCase(Communicator& comm, Buffers& b, const Case& c) {
+  const int n = comm.size(), r = comm.rank();
+  const size_t es = dataTypeSize(c.dtype), count = c.count;
+  const int root = n - 1, right = (r + 1) % n, left = (r + n - 1) % n;
+  const bool nIn = c.kind == K::kReduceScatter || c.kind == K::kAllToAll;
+  const bool nOut = c.kind == K::kAllGather || c.kind == K::kAllToAll;
+  const size_t inCount = count * (nIn ? n : 1), outCount = count * (nOut ? n : 1);
+  const ReduceOp dataOp = c.kind == K::kAllReduce || c.kind == K::kReduceScatter ||
+                                  c.kind == K::kReduce
+                              ? c.op
+                              : ReduceOp::kSum;
+  // Host input and expected output.
+  std::vector<uint8_t> in(inCount * es + 16), want(outCount * es + 16), got(outCount * es + 16);
+  switch (c.kind) {
+    case K::kAllToAll:
+      for (int d = 0; d < n; ++d) {
+        exact::fillInput(in.data() + d * count * es, count, c.dtype, dataOp, r, n, d * count);
+        exact::fillInput(want.data() + d * count * es, count, c.dtype, dataOp, d, n, r * count);
+      }
+      break;
+    case K::kAllGather:
+      exact::fillInput(in.data(), count, c.dtype, dataOp, r, n);
+      for (int w = 0; w < n; ++w) {
+        exact::fillInput(want.data() + w * count * es, count, c.dtype, dataOp, w, n);
+      }
+      break;
+    case K::kReduceScatter:
+      exact::fillInput(in.data(), inCount, c.dtype, dataOp, r, n);
+      exact::fillReduced(want.data(), count, c.dtype, dataOp, n, r * count);
+      break;
+    case K::kBroadcast:
+      exact::fillInput(in.data(), count, c.dtype, dataOp, r, n);
+      exact::fillInput(want.data(), count, c.dtype, dataOp, root, n);
+      break;
+    case K::kSend:  // a ring exchange in one group: send to the right, receive from the left
+      exact::fillInput(in.data(), count, c.dtype, dataOp, r, n);
+      exact::fillInput(want.data(), count, c.dtype, dataOp, left, n);
+      break;
+    default:  // allReduce, reduce
+      exact::fillInput(in.data(), count, c.dtype, dataOp, r, n);
+      exact::fillReduced(want.data(), count, c.dtype, dataOp, n);
+  }
+  // Device placement, honouring in-place conventions and the element offset.
+  uint8_t* recv = b.recv + c.offset * es;
+  uint8_t* send = b.send + c.offset * es;
+  if (c.inPlace) {
+    if (c.kind == K::kReduceScatter) {
+      recv = send + r * count * es;
+    } else if (c.kind == K::kAllGather) {
+      send = recv + r * count * es;
+    } else {
+      send = recv;
+    }
+  }
+  // Everything on the operation's stream (a non-blocking stream does not wait for the legacy
+  // default stream's memsets and copies).
+  CUDA_OK(cudaMemsetAsync(b.recv, 0xA5, b.bytes, b.stream));  // poison: all must be written
+  if (c.inPlace && c.kind == K::kReduceScatter) {
+    CUDA_OK(cudaMemsetAsync(b.send, 0xA5, b.bytes, b.stream));
+  }
+  CUDA_OK(cudaMemcpyAsync(send, in.data(), inCount * es, cudaMemcpyHostToDevice, b.stream));
+  Status s;
+  switch (c.kind) {
+    case K::kAllReduce:
+      s = comm.allReduce(send, recv, count, c.dtype, c.op, b.stream);
+      break;
+    case K::kReduceScatter:
+      s = comm.reduceScatter(send, recv, count, c.dtype, c.op, b.stream);
+      break;
+    case K::kAllGather:
+      s = comm.allGather(send, recv, count, c.dtype, b.stream);
+      break;
+    case K::kBroadcast:
+      s = comm.broadcast(send, recv, count, c.dtype, root, b.stream);
+      break;
+    case K::kReduce:
+      s = comm.reduce(send, recv, count, c.dtype, c.op, root, b.stream);
+      break;
+    case K::kAllToAll:
+      s = comm.allToAll(send, recv, count, c.dtype, b.stream);
+      break;
+    case K::kSend: {
+      (void)groupStart();
+      s = comm.send(send, count, c.dtype, right, b.stream);
+      Status s2 = comm.recv(recv, count, c.dtype, left, b.stream);
+      Status g = groupEnd();
+      if (s.isOk()) s = !s2.isOk() ? s2 : g;
+      break;
+    }
+    default:
+      break;
+  }
+  if (!s.isOk()) {
+    std::printf("rank %d FAIL %s: %s\n", r, describe(c).c_str(), s.toString().c_str());
+    return -1;
+  }
+  CUDA_OK(cudaStreamSynchronize(b.stream));
+  Status async = comm.asyncError();
+  if (!async.isOk()) {
+    std::printf("rank %d FAIL %s: %s\n", r, describe(c).c_str(), async.toString().c_str());
+    return -1;
+  }
+  if (c.kind == K::kReduce && r != root) return 0;
+  CUDA_OK(cudaMemcpy(got.data(), recv, outCount * es, cudaMemcpyDeviceToHost));
+  return static_cast<long>(exact::countMismatches(got.data(), want.data(), outCount, c.dtype));
+}
+
+int matrix(Communicator& comm, bool quick) {
+  const int r = comm.rank(), n = comm.size();
+  Buffers b;
+  const size_t big = (size_t{1} << 20) + 5;
+  b.bytes = (big + 64) * 8 * static_cast<size_t>(n) + 8192;
+  CUDA_OK(cudaMalloc(&b.send, b.bytes));
+  CUDA_OK(cudaMalloc(&b.recv, b.bytes));
+  CUDA_OK(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking));
+  const K kinds[] = {K::kAllReduce, K::kReduceScatter, K::kAllGather, K::kBroadcast,
+                     K::kReduce,    K::kAllToAll,      K::kSend};
+  long checks = 0, failures = 0;
+  for (K kind : kinds) {
+    if (kind == K::kSend && n == 1) continue;  // no peer to send to
+    const bool reducing = kind == K::kAllReduce || kind == K::kReduceScatter || kind == K::kReduce;
+    for (int t = 0; t < kNumDataTypes; ++t) {
+      const auto dtype = static_cast<DataType>(t);
+      if (quick && dtype != DataType::kFloat32 && dtype != DataType::kBfloat16) continue;
+      for (int o = 0; o < (reducing ? kNumReduceOps : 1); ++o) {
+        const auto op = static_cast<ReduceOp>(o);
+        if (quick && op != ReduceOp::kSum) continue;
+        // One-shot and two-shot sizes; the large count for a sample of dtypes and ops.
+        std::vector<size_t> counts = {0, 1, 7, 1023, 65539};
+        const bool sampled = (dtype == DataType::kFloat32 || dtype == DataType::kBfloat16 ||
+                              dtype == DataType::kInt8) &&
+                             (op == ReduceOp::kSum || op == ReduceOp::kMax);
+        if (sampled && !quick) counts.push_back(big);
+        if (quick) counts = {0, 7, 65539};
+        for (size_t count : counts) {
+          for (bool inPlace : {false, true}) {
+            if (inPlace && kind == K::kSend) continue;  // no in-place form
+            for (size_t offset : {size_t{0}, size_t{1}}) {
+              if (offset == 1 && count != 7 && count != 65539) continue;
+              Case c{kind, dtype, op, count, inPlace, offset};
+              long wrong = runCase(comm, b, c);
+              ++checks;
+              if (wrong != 0) {
+                ++failures;
+                if (wrong > 0) {
+                  std::printf("rank %d FAIL %s: %ld wrong\n", r, describe(c).c_str(), wrong);
+                }
+                if (wrong < 0 || failures > 20) return 5;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  std::fflush(stdout);
+  if (failures > 0) return 5;
+  std::printf("rank %d ok %s (%ld checks, %d ranks)\n", r, quick ? "quick" : "matrix", checks, n);
+  return 0;
+}
+
+// allReduce, allGather and reduceScatter captured once, replayed on fresh inputs.
+int graph(Communicator& comm) {
+  const int r = comm.rank(), n = comm.size();
+  const size_t count = 300007;  // two-shot for fp32
+  float *in = nullptr, *out = nullptr, *gathered = nullptr, *scattered = nullptr;
+  CUDA_OK(cudaMalloc(&in, count * n * sizeof(float)));
+  CUDA_OK(cudaMalloc(&out, count * sizeof(float)));
+  CUDA_OK(cudaMalloc(&gathered, count * n * sizeof(float)));
+  CUDA_OK(cudaMalloc(&scattered, count * sizeof(float)));
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  // One uncaptured call sets the communicator's GPU side up.
+  Status st = comm.allReduce(in, out, 1, DataType::kFloat32, ReduceOp::kSum, s);
+  if (!st.isOk()) return fail(r, st);
+  CUDA_OK(cudaStreamSynchronize(s));
+  cudaGraph_t g;
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  st = comm.allReduce(in, out, count, DataType::kFloat32, ReduceOp::kSum, s);
+  if (st.isOk()) st = comm.allGather(in, gathered, count, DataType::kFloat32, s);
+  if (st.isOk()) st = comm.reduceScatter(in, scattered, count, DataType::kFloat32, ReduceOp::kMax, s);
+  CUDA_OK(cudaStreamEndCapture(s, &g));
+  if (!st.isOk()) return fail(r, st);
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaGraphInstantiate(&exec, g, 0));
+  std::vector<float> host(count * n), want(count * n), got(count * n);
+  for (int replay = 0; replay < 5; ++replay) {
+    // Different data each replay: the inputs are shifted by the replay number.
+    const ReduceOp op = ReduceOp::kSum;
+    exact::fillInput(host.data(), count * n, DataType::kFloat32, op, r, n, replay * 11);
+    CUDA_OK(cudaMemcpyAsync(in, host.data(), count * n * sizeof(float), cudaMemcpyHostToDevice, s));
+    CUDA_OK(cudaGraphLaunch(exec, s));
+    CUDA_OK(cudaStreamSynchronize(s));
+    if (!comm.asyncError().isOk()) return fail(r, comm.asyncError());
+    exact::fillReduced(want.data(), count, DataType::kFloat32, op, n, replay * 11);
+    CUDA_OK(cudaMemcpy(got.data(), out, count * sizeof(float), cudaMemcpyDeviceToHost));
+    size_t wrong = exact::countMismatches(got.data(), want.data(), count, DataType::kFloat32);
+    for (int w = 0; w < n; ++w) {
+      exact::fillInput(want.data() + w * count, count, DataType::kFloat32, op, w, n, replay * 11);
+    }
+    CUDA_OK(cudaMemcpy(got.data(), gathered, count * n * sizeof(float), cudaMemcpyDeviceToHost));
+    wrong += exact::countMismatches(got.data(), want.data(), count * n, DataType::kFloat32);
+    // reduceScatter with max: the expected max over ranks of block r.
+    std::vector<float> mx(count);
+    for (size_t i = 0; i < count; ++i) {
+      float m = 0;
+      for (int w = 0; w < n; ++w) {
+        float v = static_cast<float>(exact::input(DataType::kFloat32, op, w, n,
+                                                  replay * 11 + r * count + i));
+        m = w == 0 || v > m ? v : m;
+      }
+      mx[i] = m;
+    }
+    CUDA_OK(cudaMemcpy(got.data(), scattered, count * sizeof(float), cudaMemcpyDeviceToHost));
+    wrong += exact::countMismatches(got.data(), mx.data(), count, DataType::kFloat32);
+    if (wrong != 0) {
+      std::printf("rank %d FAIL graph replay %d: %zu wrong\n", r, replay, wrong);
+      return 5;
+    }
+  }
+  std::printf("rank %d ok graph (5 replays)\n", r);
+  return 0;
+}
+
+// Two communicators over the same GPUs, used alternately on one stream and on two streams.
+int twoComms(Communicator& a) {
+  const int r = a.rank(), n = a.size();
+  auto split = a.split(0, r);
+  if (!split.isOk()) return fail(r, split.status());
+  Communicator& b = **split;
+  Buffers buf;
+  buf.bytes = (size_t{1} << 22) + 4096;
+  CUDA_OK(cudaMalloc(&buf.send, buf.bytes));
+  CUDA_OK(cudaMalloc(&buf.recv, buf.bytes));
+  cudaStream_t s2;
+  CUDA_OK(cudaStreamCreateWithFlags(&buf.stream, cudaStreamNonBlocking));
+  CUDA_OK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+  for (int i = 0; i < 12; ++i) {
+    Communicator& c = i % 2 ? b : a;
+    if (i >= 6) std::swap(buf.stream, s2);  // alternate streams too
+    const size_t count = i % 3 == 0 ? 1000003 : 5000 + i;
+    Case k{i % 4 == 3 ? K::kAllGather : K::kAllReduce, DataType::kFloat32, ReduceOp::kSum, count,
+           false, 0};
+    if (k.kind == K::kAllGather) k.count = count / n;
+    long wrong = runCase(c, buf, k);
+    if (wrong != 0) {
+      std::printf("rank %d FAIL twocomms step %d (%s): %ld\n", r, i, describe(k).c_str(), wrong);
+      return 5;
+    }
+  }
+  std::printf("rank %d ok twocomms\n", r);
+  return 0;
+}
+
+// allReduce timing (fp32 sum, CUDA events, median-free mean of 20 after 5 warm-ups): a sanity
+// check of bandwidth, not a benchmark (braid-bench is).
+int bench(Communicator& comm) {
+  const int r = comm.rank(), n = comm.size();
+  const size_t maxBytes = size_t{256} << 20;
+  float *in = nullptr, *out = nullptr;
+  CUDA_OK(cudaMalloc(&in, maxBytes));
+  CUDA_OK(cudaMalloc(&out, maxBytes));
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  CUDA_OK(cudaMemsetAsync(in, 0, maxBytes, s));
+  cudaEvent_t t0, t1;
+  CUDA_OK(cudaEventCreate(&t0));
+  CUDA_OK(cudaEventCreate(&t1));
+  for (size_t bytes : {size_t{8}, size_t{65536}, size_t{1} << 20, size_t{16} << 20,
+                       size_t{64} << 20, maxBytes}) {
+    const size_t count = bytes / sizeof(float);
+    Status st;
+    for (int i = 0; i < 5 && st.isOk(); ++i) {
+      st = comm.allReduce(in, out, count, DataType::kFloat32, ReduceOp::kSum, s);
+    }
+    const int iters = 20;
+    CUDA_OK(cudaEventRecord(t0, s));
+    for (int i = 0; i < iters && st.isOk(); ++i) {
+      st = comm.allReduce(in, out, count, DataType::kFloat32, ReduceOp::kSum, s);
+    }
+    CUDA_OK(cudaEventRecord(t1, s));
+    CUDA_OK(cudaStreamSynchronize(s));
+    if (!st.isOk()) return fail(r, st);
+    float ms = 0;
+    CUDA_OK(cudaEventElapsedTime(&ms, t0, t1));
+    const double us = ms * 1000.0 / iters;
+    const double algbw = bytes / us / 1e3;  // GB/s
+    if (r == 0) {
+      std::printf("bench allReduce fp32 %10zu B  %9.2f us  algbw %7.1f GB/s  busbw %7.1f GB/s\n",
+                  bytes, us, algbw, algbw * 2.0 * (n - 1) / n);
+    }
+  }
+  std::printf("rank %d ok bench\n", r);
+  return 0;
+}
+
+int killTest(Communicator& comm, int victim, int atIteration) {
+  signal(SIGTERM, SIG_IGN);  // stay alive to report what braid says
+  const int r = comm.rank();
+  const size_t count = size_t{1} << 22;
+  float* buf = nullptr;
+  CUDA_OK(cudaMalloc(&buf, count * sizeof(float)));
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  CUDA_OK(cudaMemsetAsync(buf, 0, count * sizeof(float), s));
+  for (int it = 0; it < 1000000; ++it) {
+    if (r == victim && it == atIteration) raise(SIGKILL);
+    Status st = comm.allReduce(buf, buf, count, DataType::kFloat32, ReduceOp::kMax, s);
+    if (!st.isOk()) return fail(r, st);
+    CUDA_OK(cudaStreamSynchronize(s));
+    st = comm.asyncError();
+    if (!st.isOk()) return fail(r, st);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "matrix";
+  auto comm = Communicator::fromEnvironment();
+  if (!comm.isOk()) {
+    std::printf("init error: %s\n", comm.status().toString().c_str());
+    return 2;
+  }
+  rankForLog = (*comm)->rank();
+  if (mode == "matrix" || mode == "quick") return matrix(**comm, mode == "quick");
+  if (mode == "graph") return graph(**comm);
+  if (mode == "twocomms") return twoComms(**comm);
+  if (mode == "bench") return bench(**comm);
+  if (mode == "kill" && argc == 4) return killTest(**comm, std::atoi(argv[2]), std::atoi(argv[3]));
+  std::fprintf(stderr, "usage: braid-test-gpu-worker matrix|quick|graph|twocomms|kill V K\n");
+  return 2;
+}

@@ -1,0 +1,276 @@
+// PeerMap: allocation, CUDA IPC export/import through the store, the all-ranks agreement on
+// whether kernels can run, peer-death detection (pidfds) and teardown.
+#include "nvlink/transport.h"
+
+#include <cuda_runtime.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "logging.h"
+
+namespace braid::nvlink {
+namespace {
+
+using std::chrono::milliseconds;
+
+Status cudaStatus(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return Status();
+  return systemError(fmt::format("{}: {} ({})", what, cudaGetErrorString(e), cudaGetErrorName(e)));
+}
+#define BRAID_CUDA_RETURN(call) BRAID_RETURN_IF_ERROR(cudaStatus((call), #call))
+
+// What a rank publishes about its memory.
+struct Info {
+  int64_t pid;
+  char busId[32];
+  cudaIpcMemHandle_t staging;
+  cudaIpcMemHandle_t flags;
+  uint64_t stagingPtr;  // for ranks in the same process (IPC handles cannot be opened there)
+  uint64_t flagsPtr;
+  uint64_t partBytes;
+  int32_t lanes;
+  int32_t device;
+};
+
+// Restores the caller's current device.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    cudaGetDevice(&old_);
+    if (old_ != device) cudaSetDevice(device);
+  }
+  ~DeviceGuard() { cudaSetDevice(old_); }
+
+ private:
+  int old_ = 0;
+};
+
+bool exited(int pidfd) {
+  if (pidfd < 0) return false;
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PeerMap>> PeerMap::create(const Setup& setup) {
+  std::unique_ptr<PeerMap> m(new PeerMap());
+  BRAID_RETURN_IF_ERROR(m->init(setup));
+  return m;
+}
+
+Status PeerMap::init(const Setup& s) {
+  setup_ = s;
+  const int n = s.size, me = s.rank;
+  pidfds_.assign(n, -1);
+  pids_.assign(n, 0);
+  // Decisions every rank makes alike from what all know.
+  if (n > cuda::kMaxRanks) {
+    links_.why = fmt::format("{} ranks (GPU kernels handle up to {})", n, cuda::kMaxRanks);
+    return Status();
+  }
+  for (int r = 0; r < n; ++r) {
+    if (s.hostIds[r] != s.hostIds[me]) {
+      links_.why = fmt::format("rank {} is on another host", r);
+      return Status();
+    }
+  }
+  if (!s.usePeerMemory) {
+    links_.why = "BRAID_GPU_P2P=0";
+    return Status();
+  }
+  const int lanes = std::clamp(s.lanes, 1, cuda::kMaxLanes);
+  const size_t parts = static_cast<size_t>(cuda::kHalves) * n * lanes * 2;
+  const size_t partBytes = s.stagingBytes / parts / 256 * 256;
+  if (partBytes < 4096) {
+    return invalidArgument(fmt::format(
+        "BRAID_GPU_BUFFER_BYTES={} is too small for {} ranks x {} blocks (needs at least {})",
+        s.stagingBytes, n, lanes, parts * 4096));
+  }
+
+  DeviceGuard guard(s.device);
+  BRAID_CUDA_RETURN(cudaMalloc(&staging_, partBytes * parts));
+  const size_t flagBytes = cuda::flagWords(n, lanes) * sizeof(uint64_t);
+  BRAID_CUDA_RETURN(cudaMalloc(&flags_, flagBytes));
+  BRAID_CUDA_RETURN(cudaMalloc(&counters_, sizeof(cuda::Counters)));
+  BRAID_CUDA_RETURN(cudaMemset(flags_, 0, flagBytes));
+  BRAID_CUDA_RETURN(cudaMemset(counters_, 0, sizeof(cuda::Counters)));
+  BRAID_CUDA_RETURN(cudaHostAlloc(reinterpret_cast<void**>(&control_), sizeof(cuda::Control),
+                                  cudaHostAllocMapped));
+  std::memset(control_, 0, sizeof(cuda::Control));
+  BRAID_CUDA_RETURN(cudaDeviceSynchronize());
+
+  Info mine{};
+  mine.pid = getpid();
+  BRAID_CUDA_RETURN(cudaDeviceGetPCIBusId(mine.busId, sizeof(mine.busId), s.device));
+  BRAID_CUDA_RETURN(cudaIpcGetMemHandle(&mine.staging, staging_));
+  BRAID_CUDA_RETURN(cudaIpcGetMemHandle(&mine.flags, flags_));
+  mine.stagingPtr = reinterpret_cast<uintptr_t>(staging_);
+  mine.flagsPtr = reinterpret_cast<uintptr_t>(flags_);
+  mine.partBytes = partBytes;
+  mine.lanes = lanes;
+  mine.device = s.device;
+  const auto* raw = reinterpret_cast<const uint8_t*>(&mine);
+  BRAID_RETURN_IF_ERROR(
+      s.store->set(fmt::format("nvlink/info/{}", me), Bytes(raw, raw + sizeof(mine))));
+
+  memory_.rank = me;
+  memory_.size = n;
+  memory_.lanes = lanes;
+  memory_.partBytes = partBytes;
+  memory_.staging[me] = static_cast<uint8_t*>(staging_);
+  memory_.flags[me] = static_cast<uint64_t*>(flags_);
+  memory_.counters = static_cast<cuda::Counters*>(counters_);
+  void* controlDevice = nullptr;
+  BRAID_CUDA_RETURN(cudaHostGetDevicePointer(&controlDevice, control_, 0));
+  memory_.control = static_cast<cuda::Control*>(controlDevice);
+  memory_.timeoutNs = static_cast<uint64_t>(s.timeout.count()) * 1000000ull;
+
+  // Map every peer; any failure is this rank's vote against the kernel path.
+  std::string problem;
+  bool nvlinkAll = true;
+  std::string perPeer;
+  for (int r = 0; r < n; ++r) {
+    if (r == me) continue;
+    auto got = s.store->get(fmt::format("nvlink/info/{}", r), s.timeout);
+    if (!got.isOk()) return got.status();
+    Info info;
+    if (got->size() != sizeof(info)) return internalError("malformed nvlink info in the store");
+    std::memcpy(&info, got->data(), sizeof(info));
+    info.busId[sizeof(info.busId) - 1] = '\0';
+    pids_[r] = info.pid;
+    if (info.partBytes != partBytes || info.lanes != lanes) {
+      return invalidArgument(fmt::format(
+          "rank {} uses another GPU staging layout ({} x {} B vs {} x {} B): set "
+          "BRAID_GPU_BUFFER_BYTES and BRAID_GPU_BLOCKS alike on every rank",
+          r, info.lanes, info.partBytes, lanes, partBytes));
+    }
+    int peerDevice = -1;
+    if (cudaDeviceGetByPCIBusId(&peerDevice, info.busId) != cudaSuccess) {
+      cudaGetLastError();
+      problem = fmt::format("rank {}'s GPU {} is not visible here", r, info.busId);
+      continue;
+    }
+    int access = 1, native = 1;
+    if (peerDevice != s.device) {
+      cudaDeviceCanAccessPeer(&access, s.device, peerDevice);
+      cudaDeviceGetP2PAttribute(&native, cudaDevP2PAttrNativeAtomicSupported, s.device,
+                                peerDevice);
+      if (access) {
+        cudaError_t e = cudaDeviceEnablePeerAccess(peerDevice, 0);
+        if (e != cudaSuccess && e != cudaErrorPeerAccessAlreadyEnabled) access = 0;
+        cudaGetLastError();
+      }
+    }
+    nvlinkAll = nvlinkAll && native;
+    perPeer += fmt::format(" {}:{}", r, !access ? "none" : native ? "nvlink" : "pcie");
+    if (!access) {
+      problem = fmt::format("GPU {} cannot access rank {}'s GPU {}", s.device, r, peerDevice);
+      continue;
+    }
+    if (info.pid == mine.pid) {
+      memory_.staging[r] = reinterpret_cast<uint8_t*>(info.stagingPtr);
+      memory_.flags[r] = reinterpret_cast<uint64_t*>(info.flagsPtr);
+      continue;
+    }
+    void* p = nullptr;
+    void* f = nullptr;
+    cudaError_t e1 = cudaIpcOpenMemHandle(&p, info.staging, cudaIpcMemLazyEnablePeerAccess);
+    if (e1 == cudaSuccess) opened_.push_back(p);
+    cudaError_t e2 = cudaIpcOpenMemHandle(&f, info.flags, cudaIpcMemLazyEnablePeerAccess);
+    if (e2 == cudaSuccess) opened_.push_back(f);
+    if (e1 != cudaSuccess || e2 != cudaSuccess) {
+      cudaGetLastError();
+      problem = fmt::format("cannot map rank {}'s GPU memory: {}", r,
+                            cudaGetErrorString(e1 != cudaSuccess ? e1 : e2));
+      continue;
+    }
+    memory_.staging[r] = static_cast<uint8_t*>(p);
+    memory_.flags[r] = static_cast<uint64_t*>(f);
+    pidfds_[r] = static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(info.pid), 0));
+  }
+
+  // Every rank votes; the kernel path needs every vote.
+  BRAID_RETURN_IF_ERROR(
+      s.store->setString(fmt::format("nvlink/ok/{}", me), problem.empty() ? "ok" : problem));
+  links_.mapped = true;
+  for (int r = 0; r < n; ++r) {
+    auto vote = s.store->getString(fmt::format("nvlink/ok/{}", r), s.timeout);
+    if (!vote.isOk()) return vote.status();
+    if (*vote != "ok" && links_.mapped) {
+      links_.mapped = false;
+      links_.why = fmt::format("rank {}: {}", r, *vote);
+    }
+  }
+  links_.allNvlink = links_.mapped && nvlinkAll;
+  links_.text = fmt::format("gpu {} ({}), {} blocks x {} KiB staging parts, peers{}", s.device,
+                            mine.busId, lanes, partBytes / 1024, perPeer);
+  BRAID_LOG(kInfo, kInit, "nvlink: {}{}", links_.text,
+            links_.mapped ? "" : fmt::format("; staging through host memory: {}", links_.why));
+  return Status();
+}
+
+Status PeerMap::deadPeer() const {
+  for (size_t r = 0; r < pidfds_.size(); ++r) {
+    if (exited(pidfds_[r])) return remoteError(fmt::format("rank {} (pid {}) died", r, pids_[r]));
+  }
+  return Status();
+}
+
+Status PeerMap::deviceError() const {
+  if (control_ == nullptr) return Status();
+  const int word = *reinterpret_cast<volatile int*>(&control_->error);
+  if (word == 0) return Status();
+  const int code = word >> 16, peer = (word & 0xffff) - 1;
+  switch (code) {
+    case cuda::kDeviceTimeout:
+      return timeoutError(fmt::format("a GPU collective timed out after {} ms waiting for rank {}",
+                                      setup_.timeout.count(), peer));
+    case cuda::kDevicePeerFailed:
+      return remoteError(fmt::format("rank {} reported a failure of a GPU collective", peer));
+    default:
+      return abortedError(
+          fmt::format("GPU collectives were aborted (while waiting for rank {})", peer));
+  }
+}
+
+void PeerMap::abort() {
+  if (control_ != nullptr) {
+    control_->abort = 1;
+    __sync_synchronize();
+  }
+}
+
+PeerMap::~PeerMap() {
+  if (staging_ == nullptr) return;
+  DeviceGuard guard(setup_.device);
+  const bool failed = !deviceError().isOk() || !deadPeer().isOk();
+  if (failed) abort();
+  cudaDeviceSynchronize();
+  // Peers may still write acks into this rank's flags until their kernels end: wait until
+  // every peer says it is done (briefly, if something failed).
+  if (links_.mapped) {
+    Status told = setup_.store->setString(fmt::format("nvlink/closed/{}", setup_.rank), "1");
+    (void)told;  // best effort: peers wait a bounded time
+    auto wait = failed ? milliseconds(200) : std::min(setup_.timeout, milliseconds(30000));
+    for (int r = 0; r < setup_.size; ++r) {
+      if (r == setup_.rank) continue;
+      auto done = setup_.store->getString(fmt::format("nvlink/closed/{}", r), wait);
+      (void)done;
+    }
+  }
+  for (void* p : opened_) cudaIpcCloseMemHandle(p);
+  for (int fd : pidfds_) {
+    if (fd >= 0) close(fd);
+  }
+  cudaFree(staging_);
+  cudaFree(flags_);
+  cudaFree(counters_);
+  cudaFreeHost(control_);
+}
+
+}  // namespace braid::nvlink
