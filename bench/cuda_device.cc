@@ -38,7 +38,8 @@ class CudaDevice final : public Device {
   Status init(size_t capacityBytes) {
     int count = 0;
     cudaError_t rc = cudaGetDeviceCount(&count);
-    if (rc != cudaSuccess) return unsupported(std::string("no usable GPU: ") + cudaGetErrorString(rc));
+    if (rc != cudaSuccess)
+      return unsupported(std::string("no usable GPU: ") + cudaGetErrorString(rc));
     if (count == 0) return unsupported("no GPU found");
     const int local = localRank();
     if (count > 1 && local >= count) {
@@ -55,8 +56,8 @@ class CudaDevice final : public Device {
     rc = cudaMalloc(&send_, capacity_);
     if (rc == cudaSuccess) rc = cudaMalloc(&recv_, capacity_);
     if (rc != cudaSuccess) {
-      return cudaStatus(rc, "cudaMalloc of 2 x " + std::to_string(capacity_) + " bytes on " + name_ +
-                                " (lower -e)");
+      return cudaStatus(rc, "cudaMalloc of 2 x " + std::to_string(capacity_) + " bytes on " +
+                                name_ + " (lower -e)");
     }
     return Status();
   }

@@ -188,8 +188,7 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
   out << "  \"options\": {\"minbytes\": " << o_.minBytes << ", \"maxbytes\": " << o_.maxBytes
       << ", \"iters\": " << o_.iterations << ", \"warmups\": " << o_.warmups
       << ", \"check_iters\": " << o_.checkIterations << ", \"iter_bytes\": " << o_.iterBytes
-      << ", \"backends\": [" << backends
-      << "], \"algos\": [" << algos << "]},\n";
+      << ", \"backends\": [" << backends << "], \"algos\": [" << algos << "]},\n";
   out << "  \"rows\": [\n";
   bool firstRow = true;
   for (const Row& r : all) {
@@ -202,10 +201,9 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
         << ", \"dtype\": " << jsonString(std::string(toString(r.dtype)))
         << ", \"op\": " << jsonString(reduces(r.collective) ? std::string(toString(r.op)) : "none")
         << ", \"root\": " << r.root << ", \"inplace\": " << (r.inPlace ? "true" : "false")
-        << ", \"iters\": " << r.iterations
-        << ", \"time_us\": " << r.timeUs << ", \"time_avg_us\": " << r.avgUs
-        << ", \"algbw_gbs\": " << r.algbw << ", \"busbw_gbs\": " << r.busbw
-        << ", \"wrong\": " << r.wrong << "}";
+        << ", \"iters\": " << r.iterations << ", \"time_us\": " << r.timeUs
+        << ", \"time_avg_us\": " << r.avgUs << ", \"algbw_gbs\": " << r.algbw
+        << ", \"busbw_gbs\": " << r.busbw << ", \"wrong\": " << r.wrong << "}";
     firstRow = false;
   }
   out << "\n  ]\n}\n";

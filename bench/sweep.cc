@@ -46,15 +46,17 @@ Status measure(Communicator& comm, Device& device, Series& series, Buffers& buf,
   const bool atStart = b.reduceScatterInPlaceAtStart();
   uint64_t wrong = 0;
   Result<Call> call = device.prepare(buf, inPlace, true, atStart);
-  for (int c = 0; c < o.checkIterations && call.isOk(); ++c) {
-    if (c > 0) call = device.prepare(buf, inPlace, true, atStart);
-    if (!call.isOk()) break;
+  BRAID_RETURN_IF_ERROR(call.status());
+  for (int c = 0; c < o.checkIterations; ++c) {
+    if (c > 0) {
+      call = device.prepare(buf, inPlace, true, atStart);
+      BRAID_RETURN_IF_ERROR(call.status());
+    }
     BRAID_RETURN_IF_ERROR(b.run(*call));
     Result<uint64_t> w = device.wrong(buf, inPlace, atStart);
     BRAID_RETURN_IF_ERROR(w.status());
     wrong += *w;
   }
-  BRAID_RETURN_IF_ERROR(call.status());
   row->chosen = b.chosenAlgorithm(*call);
   auto [iterations, warmups] = iterationsFor(row->bytes, o);
   row->iterations = iterations;

@@ -28,7 +28,7 @@ struct Options {
   bool inPlaceOnly = false;
   double minBusBw = 0;  // --min-bw
   std::string jsonPath;
-  std::string command;  // the command line, for the JSON
+  std::string command;         // the command line, for the JSON
   std::string device = "cpu";  // where the buffers live, e.g. "cuda:0 (NVIDIA H200)"
   bool progress = true;
 };

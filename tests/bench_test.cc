@@ -359,9 +359,9 @@ TEST(BraidBench, IterBytesCapsIterationsAtLargeSizes) {
   ASSERT_EQ(r.exitCode, 0) << r.output;
   EXPECT_TRUE(has(r.output, "fewer where iterations x size > 1024 B")) << r.output;
   // 8 and 64 B: 1K / size >= 10, so -n; 512 B: 2, raised to 3; 4 KiB: 0, raised to 3.
-  Ran check = runShell(kPython + " -c 'import json,sys; d=json.load(open(sys.argv[1])); " +
-                       "print(sorted({(r[\"bytes\"], r[\"iters\"]) for r in d[\"rows\"]}))' " +
-                       json);
+  Ran check =
+      runShell(kPython + " -c 'import json,sys; d=json.load(open(sys.argv[1])); " +
+               "print(sorted({(r[\"bytes\"], r[\"iters\"]) for r in d[\"rows\"]}))' " + json);
   ASSERT_EQ(check.exitCode, 0) << check.output;
   EXPECT_TRUE(has(check.output, "[(8, 10), (64, 10), (512, 3), (4096, 3)]")) << check.output;
 }
@@ -392,7 +392,8 @@ TEST(BraidBench, NcclRefusesNvlinkMulticast) {
   Ran probe = runShell(kBench + " --backend nosuch");
   if (!has(probe.output, "nccl)")) GTEST_SKIP() << "built without NCCL: " << probe.output;
   // Checked before any GPU or launcher is needed.
-  Ran r = runShell("NCCL_NVLS_ENABLE=1 " + kBench + " allreduce --device cuda --backend braid,nccl");
+  Ran r =
+      runShell("NCCL_NVLS_ENABLE=1 " + kBench + " allreduce --device cuda --backend braid,nccl");
   EXPECT_EQ(r.exitCode, 2) << r.output;
   auto out = lines(r.output);
   ASSERT_EQ(out.size(), 1u) << r.output;
