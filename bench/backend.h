@@ -1,5 +1,6 @@
-// A library braid-bench can drive: braid itself, or a comparison library (MPI now, NCCL on GPU
-// machines later) run in the same launch so that every claim is a ratio measured side by side.
+// A library braid-bench can drive: braid itself, or a comparison library (MPI on host buffers,
+// NCCL on GPU buffers) run in the same launch so that every claim is a ratio measured side by
+// side.
 #pragma once
 
 #include <memory>
@@ -31,6 +32,9 @@ struct Call {
   ReduceOp op = ReduceOp::kSum;
   int root = 0;
   bool inPlace = false;
+  // The rank's CUDA stream when send and recv are device buffers (--device cuda); nullptr for
+  // host buffers. braid-bench never uses the legacy default stream.
+  Stream stream = nullptr;
 };
 
 class Backend {
@@ -50,6 +54,8 @@ class Backend {
   virtual std::string transport() const = 0;
   virtual Status run(const Call& call) = 0;
   virtual Status barrier() = 0;
+  // Whether the library has an in-place form of c (none has one for sendrecv).
+  virtual bool supportsInPlace(Collective c) const { return c != Collective::kSendRecv; }
   // In-place reduceScatter leaves the result at the start of the buffer (MPI) instead of at
   // this rank's block (NCCL/braid).
   virtual bool reduceScatterInPlaceAtStart() const { return false; }
@@ -60,6 +66,12 @@ std::unique_ptr<Backend> makeBraidBackend(Communicator& comm);
 CollectiveKind kindOf(Collective c);
 #if BRAID_BENCH_MPI
 std::unique_ptr<Backend> makeMpiBackend();
+#endif
+#if BRAID_BENCH_NCCL
+// Refuses NVLink multicast: sets NCCL_NVLS_ENABLE=0 when unset, fails when it is anything else.
+Status ncclEnvironment();
+// NCCL on comm's ranks, its unique id broadcast from rank 0 over comm; calls on stream.
+Result<std::unique_ptr<Backend>> makeNcclBackend(Communicator& comm, Stream stream);
 #endif
 
 }  // namespace braid::bench

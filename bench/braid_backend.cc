@@ -1,4 +1,5 @@
-// The braid backend of braid-bench: one call of the Communicator per Call.
+// The braid backend of braid-bench: one call of the Communicator per Call (its stream overload
+// for device buffers).
 #include <cmath>
 
 #include "backend.h"
@@ -58,37 +59,44 @@ class BraidBackend final : public Backend {
     return t.empty() ? "self" : t;
   }
   Status run(const Call& c) override {
-    switch (c.collective) {
-      case Collective::kAllReduce:
-        return comm_.allReduce(c.send, c.recv, c.count, c.dtype, c.op);
-      case Collective::kReduceScatter:
-        return comm_.reduceScatter(c.send, c.recv, c.count, c.dtype, c.op);
-      case Collective::kAllGather:
-        return comm_.allGather(c.send, c.recv, c.count, c.dtype);
-      case Collective::kBroadcast:
-        return comm_.broadcast(c.send, c.recv, c.count, c.dtype, c.root);
-      case Collective::kReduce:
-        return comm_.reduce(c.send, c.recv, c.count, c.dtype, c.op, c.root);
-      case Collective::kAllToAll:
-        return comm_.allToAll(c.send, c.recv, c.count, c.dtype);
-      case Collective::kSendRecv: {
-        // A ring shift. Operations run in call order, so odd ranks receive first.
-        const int n = comm_.size(), r = comm_.rank();
-        if (n == 1) return comm_.allGather(c.send, c.recv, c.count, c.dtype);
-        const int next = (r + 1) % n, prev = (r + n - 1) % n;
-        if (r % 2 == 0) {
-          BRAID_RETURN_IF_ERROR(comm_.send(c.send, c.count, c.dtype, next));
-          return comm_.recv(c.recv, c.count, c.dtype, prev);
-        }
-        BRAID_RETURN_IF_ERROR(comm_.recv(c.recv, c.count, c.dtype, prev));
-        return comm_.send(c.send, c.count, c.dtype, next);
-      }
-    }
-    return internalError("unknown collective");
+    // Device buffers go through the stream overloads, host buffers through the blocking calls.
+    return c.stream != nullptr ? issue(c, c.stream) : issue(c);
   }
   Status barrier() override { return comm_.barrier(); }
 
  private:
+  // The Communicator call for c; `stream` is empty (host buffers) or the one CUDA stream.
+  template <typename... OnStream>
+  Status issue(const Call& c, OnStream... stream) {
+    switch (c.collective) {
+      case Collective::kAllReduce:
+        return comm_.allReduce(c.send, c.recv, c.count, c.dtype, c.op, stream...);
+      case Collective::kReduceScatter:
+        return comm_.reduceScatter(c.send, c.recv, c.count, c.dtype, c.op, stream...);
+      case Collective::kAllGather:
+        return comm_.allGather(c.send, c.recv, c.count, c.dtype, stream...);
+      case Collective::kBroadcast:
+        return comm_.broadcast(c.send, c.recv, c.count, c.dtype, c.root, stream...);
+      case Collective::kReduce:
+        return comm_.reduce(c.send, c.recv, c.count, c.dtype, c.op, c.root, stream...);
+      case Collective::kAllToAll:
+        return comm_.allToAll(c.send, c.recv, c.count, c.dtype, stream...);
+      case Collective::kSendRecv: {
+        // A ring shift. Operations run in call order, so odd ranks receive first.
+        const int n = comm_.size(), r = comm_.rank();
+        if (n == 1) return comm_.allGather(c.send, c.recv, c.count, c.dtype, stream...);
+        const int next = (r + 1) % n, prev = (r + n - 1) % n;
+        if (r % 2 == 0) {
+          BRAID_RETURN_IF_ERROR(comm_.send(c.send, c.count, c.dtype, next, stream...));
+          return comm_.recv(c.recv, c.count, c.dtype, prev, stream...);
+        }
+        BRAID_RETURN_IF_ERROR(comm_.recv(c.recv, c.count, c.dtype, prev, stream...));
+        return comm_.send(c.send, c.count, c.dtype, next, stream...);
+      }
+    }
+    return internalError("unknown collective");
+  }
+
   Communicator& comm_;
 };
 

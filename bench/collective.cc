@@ -1,7 +1,12 @@
 // Per-collective set-up, exact checks and bus-bandwidth factors for braid-bench.
 #include "collective.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <thread>
 
 #include "exact_data.h"
 
@@ -47,6 +52,64 @@ double busFactor(Collective c, int n) {
 }
 
 namespace {
+
+// Host threads per rank for building and checking large buffers (GiB-sized on GPUs): the
+// cores shared among the ranks of this host, at most 16.
+unsigned hostThreads() {
+  static const unsigned threads = [] {
+    unsigned ranks = 1;
+    for (const char* name : {"LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE"}) {
+      if (const char* v = std::getenv(name); v != nullptr && std::atoi(v) > 0) {
+        ranks = static_cast<unsigned>(std::atoi(v));
+        break;
+      }
+    }
+    return std::clamp(std::thread::hardware_concurrency() / ranks, 1u, 16u);
+  }();
+  return threads;
+}
+
+// fn(begin, end) over [0, count) in chunks, on several threads when count is large.
+void forChunks(size_t count, const std::function<void(size_t, size_t)>& fn) {
+  constexpr size_t kMinChunk = size_t{4} << 20;
+  const size_t chunks = std::min<size_t>(hostThreads(), (count + kMinChunk - 1) / kMinChunk);
+  if (chunks <= 1) {
+    fn(0, count);
+    return;
+  }
+  const size_t step = (count + chunks - 1) / chunks;
+  std::vector<std::thread> threads;
+  for (size_t begin = step; begin < count; begin += step) {
+    threads.emplace_back(fn, begin, std::min(count, begin + step));
+  }
+  fn(0, std::min(count, step));
+  for (auto& t : threads) t.join();
+}
+
+void fillInput(uint8_t* buf, size_t count, DataType t, ReduceOp o, int rank, int ranks,
+               size_t first = 0) {
+  const size_t es = dataTypeSize(t);
+  forChunks(count, [&](size_t b, size_t e) {
+    exact::fillInput(buf + b * es, e - b, t, o, rank, ranks, first + b);
+  });
+}
+
+void fillReduced(uint8_t* buf, size_t count, DataType t, ReduceOp o, int ranks, size_t first = 0) {
+  const size_t es = dataTypeSize(t);
+  forChunks(count, [&](size_t b, size_t e) {
+    exact::fillReduced(buf + b * es, e - b, t, o, ranks, first + b);
+  });
+}
+
+uint64_t countMismatches(const uint8_t* got, const uint8_t* expected, size_t count, DataType t) {
+  const size_t es = dataTypeSize(t);
+  std::atomic<uint64_t> wrong{0};
+  forChunks(count, [&](size_t b, size_t e) {
+    wrong += exact::countMismatches(got + b * es, expected + b * es, e - b, t);
+  });
+  return wrong;
+}
+
 bool blockwise(Collective c) {
   return c == Collective::kReduceScatter || c == Collective::kAllGather ||
          c == Collective::kAllToAll;
@@ -96,7 +159,7 @@ Call Buffers::prepare(bool inPlace, bool fill, bool rsInPlaceAtStart) {
   uint8_t* input = inPlace ? recv_.data() : send_.data();
   switch (c_) {
     case Collective::kReduceScatter:
-      if (fill) exact::fillInput(input, k * ranks_, type_, op_, rank_, ranks_);
+      if (fill) fillInput(input, k * ranks_, type_, op_, rank_, ranks_);
       if (inPlace) {
         call.send = recv_.data();
         call.recv = rsInPlaceAtStart ? recv_.data() : recv_.data() + k * rank_ * es;
@@ -107,18 +170,18 @@ Call Buffers::prepare(bool inPlace, bool fill, bool rsInPlaceAtStart) {
         input = recv_.data() + k * rank_ * es;
         call.send = input;
       }
-      if (fill) exact::fillInput(input, k, type_, op_, rank_, ranks_);
+      if (fill) fillInput(input, k, type_, op_, rank_, ranks_);
       break;
     case Collective::kBroadcast:
-      if (fill && rank_ == root_) exact::fillInput(input, k, type_, op_, root_, ranks_);
+      if (fill && rank_ == root_) fillInput(input, k, type_, op_, root_, ranks_);
       if (inPlace) call.send = recv_.data();
       break;
     case Collective::kAllToAll:
-      if (fill) exact::fillInput(input, k * ranks_, type_, op_, rank_, ranks_);
+      if (fill) fillInput(input, k * ranks_, type_, op_, rank_, ranks_);
       if (inPlace) call.send = recv_.data();
       break;
     default:  // allReduce, reduce, sendrecv
-      if (fill) exact::fillInput(input, k, type_, op_, rank_, ranks_);
+      if (fill) fillInput(input, k, type_, op_, rank_, ranks_);
       if (inPlace) call.send = recv_.data();
       break;
   }
@@ -135,25 +198,25 @@ uint64_t Buffers::wrong(bool inPlace, bool rsInPlaceAtStart) {
     uint8_t* e = expected_.data();
     switch (c_) {
       case Collective::kAllReduce:
-        exact::fillReduced(e, k, type_, op_, n);
+        fillReduced(e, k, type_, op_, n);
         break;
       case Collective::kReduce:
-        if (r == root_) exact::fillReduced(e, k, type_, op_, n);
+        if (r == root_) fillReduced(e, k, type_, op_, n);
         break;
       case Collective::kReduceScatter:
-        exact::fillReduced(e, k, type_, op_, n, k * r);
+        fillReduced(e, k, type_, op_, n, k * r);
         break;
       case Collective::kAllGather:
-        for (int b = 0; b < n; ++b) exact::fillInput(e + k * b * es, k, type_, op_, b, n);
+        for (int b = 0; b < n; ++b) fillInput(e + k * b * es, k, type_, op_, b, n);
         break;
       case Collective::kBroadcast:
-        exact::fillInput(e, k, type_, op_, root_, n);
+        fillInput(e, k, type_, op_, root_, n);
         break;
       case Collective::kAllToAll:
-        for (int i = 0; i < n; ++i) exact::fillInput(e + k * i * es, k, type_, op_, i, n, k * r);
+        for (int i = 0; i < n; ++i) fillInput(e + k * i * es, k, type_, op_, i, n, k * r);
         break;
       case Collective::kSendRecv:
-        exact::fillInput(e, k, type_, op_, (r + n - 1) % n, n);
+        fillInput(e, k, type_, op_, (r + n - 1) % n, n);
         break;
     }
     expectedReady_ = true;
@@ -174,7 +237,7 @@ uint64_t Buffers::wrong(bool inPlace, bool rsInPlaceAtStart) {
     default:
       break;
   }
-  return exact::countMismatches(got, expected_.data(), elems, type_);
+  return countMismatches(got, expected_.data(), elems, type_);
 }
 
 }  // namespace braid::bench

@@ -38,6 +38,12 @@ class Buffers {
   // Elements of this rank's result that differ from the exact expectation.
   uint64_t wrong(bool inPlace, bool rsInPlaceAtStart);
 
+  // The host buffers the Calls point into (a device mirrors them).
+  uint8_t* sendHost() { return send_.data(); }
+  uint8_t* recvHost() { return recv_.data(); }
+  size_t sendHostBytes() const { return send_.size(); }
+  size_t recvHostBytes() const { return recv_.size(); }
+
  private:
   size_t sendElems() const;
   size_t recvElems() const;

@@ -1,6 +1,7 @@
 // braid-bench: the nccl-tests-style benchmark. Launch it on every rank:
 //   braid-run -n 4 braid-bench allreduce -b 8 -e 256M -f 4
 //   mpirun -np 4 braid-bench allreduce --backend braid,mpi -b 8 -e 256M -f 4
+//   braid-run -n 4 braid-bench allreduce --device cuda --backend braid,nccl -b 8 -e 4G
 // Every row is checked for exact results; the exit status is non-zero on any wrong value.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -51,6 +52,7 @@ struct Cli {
   std::string collective = "allreduce";
   std::string minBytes = "8", maxBytes = "128M", increment = "0";
   std::string dtype = "fp32", op = "sum", algo = "auto", transport, backend = "braid";
+  std::string device = "cpu", iterBytes = "0";
 };
 
 int fail(const std::string& message) {
@@ -64,9 +66,10 @@ int main(int argc, char** argv) {
   Options o;
   Cli c;
   CLI::App app{
-      "braid-bench: nccl-tests-style bandwidth sweep of braid collectives, optionally side by "
-      "side with MPI in the same launch. Start it on every rank (braid-run, mpirun, torchrun, "
-      "srun). Exit status: 0 ok, 1 wrong values / failed call / below --min-bw, 2 bad usage."};
+      "braid-bench: nccl-tests-style bandwidth sweep of braid collectives on host or GPU buffers, "
+      "optionally side by side with MPI (host) or NCCL (GPU) in the same launch. Start it on "
+      "every rank (braid-run, mpirun, torchrun, srun). Exit status: 0 ok, 1 wrong values / "
+      "failed call / below --min-bw, 2 bad usage."};
   app.add_option(
       "collective", c.collective,
       "allreduce, reducescatter, allgather, broadcast, reduce, alltoall, sendrecv, or all");
@@ -79,6 +82,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000000));
   app.add_option("-w,--warmup_iters", o.warmups, "untimed warm-up iterations per row (default 5)")
       ->check(CLI::Range(0, 100000000));
+  app.add_option("--iter-bytes", c.iterBytes,
+                 "at large sizes run fewer iterations: timed x size <= this (at least 3 timed, "
+                 "1 warm-up); suffix K/M/G (default 0: off)");
   app.add_option("-c,--check", o.checkIterations,
                  "checked iterations per row on fresh exact inputs; 0 = no check (default 1)")
       ->check(CLI::Range(0, 1000));
@@ -93,7 +99,11 @@ int main(int argc, char** argv) {
   app.add_option("--transport", c.transport,
                  "force braid's transport: shm or tcp (BRAID_TRANSPORT)");
   app.add_option("--backend", c.backend,
-                 "comma list of libraries to run side by side: braid, mpi (run under mpirun)");
+                 "comma list of libraries to run side by side: braid, mpi (host buffers, run "
+                 "under mpirun), nccl (--device cuda)");
+  app.add_option("--device", c.device,
+                 "where the buffers live: cpu (default) or cuda (one GPU per process: the local "
+                 "rank's)");
   app.add_flag("--inplace-only", o.inPlaceOnly, "measure only in-place calls");
   app.add_option("--min-bw", o.minBusBw,
                  "exit 1 if the mean busbw (GB/s) of braid's rows is lower");
@@ -111,8 +121,10 @@ int main(int argc, char** argv) {
 
   // Sizes, collectives, dtypes, ops.
   auto minB = parseSize(c.minBytes), maxB = parseSize(c.maxBytes), inc = parseSize(c.increment);
-  if (!minB.isOk() || !maxB.isOk() || !inc.isOk())
+  auto iterBytes = parseSize(c.iterBytes);
+  if (!minB.isOk() || !maxB.isOk() || !inc.isOk() || !iterBytes.isOk())
     return fail("bad size (use e.g. 8, 64K, 256M, 1G)");
+  o.iterBytes = *iterBytes;
   if (*minB == 0 || *minB > *maxB) return fail("sizes must satisfy 0 < -b <= -e");
   o.minBytes = *minB;
   o.maxBytes = *maxB;
@@ -147,22 +159,46 @@ int main(int argc, char** argv) {
     setenv("BRAID_TRANSPORT", c.transport.c_str(), 1);
     reloadParams();
   }
+  if (c.device != "cpu" && c.device != "cuda") return fail("--device must be cpu or cuda");
+  const bool onGpu = c.device == "cuda";
   std::vector<std::string> backends = splitList(c.backend);
-  bool wantMpi = false;
+  bool wantMpi = false, wantNccl = false;
   for (const auto& b : backends) {
     if (b == "mpi") {
       wantMpi = true;
+    } else if (b == "nccl") {
+      wantNccl = true;
     } else if (b != "braid") {
       return fail("unknown backend '" + b + "' (this build has: braid" +
-                  std::string(BRAID_BENCH_MPI ? ", mpi" : "") + ")");
+                  std::string(BRAID_BENCH_MPI ? ", mpi" : "") +
+                  std::string(BRAID_BENCH_NCCL ? ", nccl" : "") + ")");
     }
   }
+  if (wantMpi && onGpu) return fail("--backend mpi runs on host buffers: use --device cpu");
+  if (wantNccl && !onGpu) return fail("--backend nccl runs on GPU buffers: add --device cuda");
 #if BRAID_BENCH_MPI
   if (wantMpi) MPI_Init(&argc, &argv);
 #else
   if (wantMpi)
     return fail("this braid-bench was built without MPI (install libopenmpi-dev and rebuild)");
 #endif
+#if BRAID_BENCH_NCCL
+  if (wantNccl) {
+    Status env = ncclEnvironment();
+    if (!env.isOk()) return fail(env.message());
+  }
+#else
+  if (wantNccl) return fail("this braid-bench was built without NCCL (needs nccl.h and libnccl)");
+#endif
+
+  // The GPU is chosen before braid starts, so that braid finds it current.
+  std::unique_ptr<Device> device = makeCpuDevice();
+  if (onGpu) {
+    auto gpu = makeCudaDevice(o.maxBytes);
+    if (!gpu.isOk()) return fail("--device cuda: " + gpu.status().message());
+    device = std::move(*gpu);
+  }
+  o.device = device->name();
 
   int status = 0;
   {
@@ -203,8 +239,20 @@ int main(int argc, char** argv) {
         series.push_back({owned.back().get(), "default", "mpi"});
       }
 #endif
+#if BRAID_BENCH_NCCL
+      if (b == "nccl") {
+        auto nccl = makeNcclBackend(**comm, device->stream());
+        if (!nccl.isOk()) {
+          std::fprintf(stderr, "braid-bench: rank %d: %s\n", (*comm)->rank(),
+                       nccl.status().toString().c_str());
+          return 1;
+        }
+        owned.push_back(std::move(*nccl));
+        series.push_back({owned.back().get(), "default", "nccl"});
+      }
+#endif
     }
-    status = runSweep(**comm, series, o);
+    status = runSweep(**comm, *device, series, o);
   }
 #if BRAID_BENCH_MPI
   if (wantMpi) MPI_Finalize();

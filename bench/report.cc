@@ -89,12 +89,16 @@ void Report::printHeader() const {
   std::string labels;
   for (const Series& s : series_) labels += (labels.empty() ? "" : ", ") + s.label;
   std::string transport = series_.empty() ? "" : series_[0].backend->transport();
-  std::printf("# braid-bench: %d ranks, braid %s, transport %s, series: %s\n", comm_.size(),
-              versionString(), transport.c_str(), labels.c_str());
+  std::printf("# braid-bench: %d ranks, braid %s, device %s, transport %s, series: %s\n",
+              comm_.size(), versionString(), o_.device.c_str(), transport.c_str(), labels.c_str());
   std::printf(
       "# %d timed iterations (time = median over iterations of the slowest rank; avg = "
-      "back-to-back mean), %d warm-ups, %d checked\n",
+      "back-to-back mean), %d warm-ups, %d checked",
       o_.iterations, o_.warmups, o_.checkIterations);
+  if (o_.iterBytes > 0) {
+    std::printf("; fewer where iterations x size > %zu B (at least 3)", o_.iterBytes);
+  }
+  std::printf("\n");
   std::fflush(stdout);
 }
 
@@ -185,12 +189,13 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
       << ", \"ucx\": " << (f.ucx ? "true" : "false")
       << ", \"ibverbs\": " << (f.ibverbs ? "true" : "false")
       << ", \"hwloc\": true, \"mpi\": " << (BRAID_BENCH_MPI ? "true" : "false")
-      << ", \"nccl\": false},\n";
+      << ", \"nccl\": " << (BRAID_BENCH_NCCL ? "true" : "false") << "},\n";
   std::string colls;
   for (Collective c : o_.collectives)
     colls += (colls.empty() ? "" : ",") + std::string(collectiveName(c));
   out << "  \"collective\": " << jsonString(colls) << ",\n";
   out << "  \"ranks\": " << comm_.size() << ",\n";
+  out << "  \"device\": " << jsonString(o_.device) << ",\n";
   out << "  \"command\": " << jsonString(o_.command) << ",\n";
   out << "  \"machine\": {\"hostname\": " << jsonString(hostName())
       << ", \"cpu_model\": " << jsonString(cpuModel())
@@ -215,8 +220,8 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
   }
   out << "  \"options\": {\"minbytes\": " << o_.minBytes << ", \"maxbytes\": " << o_.maxBytes
       << ", \"iters\": " << o_.iterations << ", \"warmups\": " << o_.warmups
-      << ", \"check_iters\": " << o_.checkIterations << ", \"backends\": [" << backends
-      << "], \"algos\": [" << algos << "]},\n";
+      << ", \"check_iters\": " << o_.checkIterations << ", \"iter_bytes\": " << o_.iterBytes
+      << ", \"backends\": [" << backends << "], \"algos\": [" << algos << "]},\n";
   out << "  \"rows\": [\n";
   bool firstRow = true;
   for (const Row& r : all) {
@@ -231,9 +236,9 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
         << ", \"dtype\": " << jsonString(std::string(toString(r.dtype)))
         << ", \"op\": " << jsonString(reduces(r.collective) ? std::string(toString(r.op)) : "none")
         << ", \"root\": " << r.root << ", \"inplace\": " << (r.inPlace ? "true" : "false")
-        << ", \"time_us\": " << r.timeUs << ", \"time_avg_us\": " << r.avgUs
-        << ", \"algbw_gbs\": " << r.algbw << ", \"busbw_gbs\": " << r.busbw
-        << ", \"wrong\": " << r.wrong << "}";
+        << ", \"iters\": " << r.iterations << ", \"time_us\": " << r.timeUs
+        << ", \"time_avg_us\": " << r.avgUs << ", \"algbw_gbs\": " << r.algbw
+        << ", \"busbw_gbs\": " << r.busbw << ", \"wrong\": " << r.wrong << "}";
     firstRow = false;
   }
   out << "\n  ]\n}\n";

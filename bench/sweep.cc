@@ -1,13 +1,14 @@
 // The sweep driver: for each size, every (dtype, op), every placement and every series runs
 // one after the other (A B A B ...), so slow drift of a noisy machine hits all series alike.
-// Each measurement: checked calls on fresh exact inputs, warm-ups, then timed iterations. The
-// time of an iteration is that of the slowest rank; the row reports the median over iterations
-// and the back-to-back mean.
+// Each measurement: checked calls on fresh exact inputs, warm-ups, then timed iterations on the
+// device's clock (wall clock, or CUDA events). The time of an iteration is that of the slowest
+// rank; the row reports the median over iterations and the back-to-back mean.
 #include "sweep.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <utility>
 
 #include "report.h"
 
@@ -28,35 +29,49 @@ std::vector<size_t> sizesOf(const Options& o) {
   return sizes;
 }
 
+// Timed and warm-up iterations of a row: -n and -w, fewer where --iter-bytes caps the bytes
+// a row moves (at least 3 timed and 1 warm-up).
+std::pair<int, int> iterationsFor(size_t bytes, const Options& o) {
+  if (o.iterBytes == 0 || bytes == 0) return {o.iterations, o.warmups};
+  const size_t fit = o.iterBytes / bytes;
+  const int timed = static_cast<int>(std::min<size_t>(o.iterations, std::max<size_t>(fit, 3)));
+  const int warm = static_cast<int>(std::min<size_t>(o.warmups, std::max<size_t>(fit / 4, 1)));
+  return {timed, warm};
+}
+
 // One measurement of one series for one placement.
-Status measure(Communicator& comm, Series& series, Buffers& buf, bool inPlace, const Options& o,
-               Row* row) {
+Status measure(Communicator& comm, Device& device, Series& series, Buffers& buf, bool inPlace,
+               const Options& o, Row* row) {
   Backend& b = *series.backend;
   const bool atStart = b.reduceScatterInPlaceAtStart();
   uint64_t wrong = 0;
-  Call call = buf.prepare(inPlace, true, atStart);
+  Result<Call> call = device.prepare(buf, inPlace, true, atStart);
+  BRAID_RETURN_IF_ERROR(call.status());
   for (int c = 0; c < o.checkIterations; ++c) {
-    if (c > 0) call = buf.prepare(inPlace, true, atStart);
-    BRAID_RETURN_IF_ERROR(b.run(call));
-    wrong += buf.wrong(inPlace, atStart);
+    if (c > 0) {
+      call = device.prepare(buf, inPlace, true, atStart);
+      BRAID_RETURN_IF_ERROR(call.status());
+    }
+    BRAID_RETURN_IF_ERROR(b.run(*call));
+    Result<uint64_t> w = device.wrong(buf, inPlace, atStart);
+    BRAID_RETURN_IF_ERROR(w.status());
+    wrong += *w;
   }
-  row->chosen = b.chosenAlgorithm(call);
-  row->predictedUs = b.predictedUs(call);
-  for (int i = 0; i < o.warmups; ++i) BRAID_RETURN_IF_ERROR(b.run(call));
+  row->chosen = b.chosenAlgorithm(*call);
+  row->predictedUs = b.predictedUs(*call);
+  auto [iterations, warmups] = iterationsFor(row->bytes, o);
+  row->iterations = iterations;
+  for (int i = 0; i < warmups; ++i) BRAID_RETURN_IF_ERROR(b.run(*call));
+  BRAID_RETURN_IF_ERROR(device.sync());
   BRAID_RETURN_IF_ERROR(b.barrier());
-  std::vector<double> each(static_cast<size_t>(o.iterations));
-  auto start = Clock::now();
-  for (int i = 0; i < o.iterations; ++i) {
-    auto t0 = Clock::now();
-    BRAID_RETURN_IF_ERROR(b.run(call));
-    each[i] = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
-  }
-  double total = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  std::vector<double> each;
+  double total = 0;
+  BRAID_RETURN_IF_ERROR(device.time(b, *call, iterations, &each, &total));
   // The slowest rank decides: per iteration, and for the back-to-back mean.
   std::vector<double> slowest(each.size());
   BRAID_RETURN_IF_ERROR(
       comm.allReduce(each.data(), slowest.data(), each.size(), DataType::kFloat64, ReduceOp::kMax));
-  double mean = total / o.iterations, meanMax = 0;
+  double mean = total / iterations, meanMax = 0;
   BRAID_RETURN_IF_ERROR(comm.allReduce(&mean, &meanMax, 1, DataType::kFloat64, ReduceOp::kMax));
   BRAID_RETURN_IF_ERROR(comm.allReduce(&wrong, &row->wrong, 1, DataType::kUint64, ReduceOp::kSum));
   std::sort(slowest.begin(), slowest.end());
@@ -70,7 +85,7 @@ Status measure(Communicator& comm, Series& series, Buffers& buf, bool inPlace, c
 
 }  // namespace
 
-int runSweep(Communicator& comm, std::vector<Series>& series, const Options& o) {
+int runSweep(Communicator& comm, Device& device, std::vector<Series>& series, const Options& o) {
   const bool printer = comm.rank() == 0;
   const std::vector<size_t> sizes = sizesOf(o);
   Report report(comm, series, o);
@@ -115,11 +130,11 @@ int runSweep(Communicator& comm, std::vector<Series>& series, const Options& o) 
               row.root = rooted(coll) ? o.root : -1;
               row.inPlace = place == 1;
               row.supported = applicable[si] && s.backend->supports(coll, t, op) &&
-                              !(row.inPlace && coll == Collective::kSendRecv);
+                              !(row.inPlace && !s.backend->supportsInPlace(coll));
               if (row.supported) {
                 // Series share a backend: select this series' algorithm for every measurement.
                 Status st = s.backend->setAlgorithm(coll, s.algo == "auto" ? "" : s.algo);
-                if (st.isOk()) st = measure(comm, s, buf, row.inPlace, o, &row);
+                if (st.isOk()) st = measure(comm, device, s, buf, row.inPlace, o, &row);
                 if (!st.isOk()) {
                   std::fprintf(stderr, "braid-bench: rank %d: %s %s: %s\n", comm.rank(),
                                s.label.c_str(), std::string(collectiveName(coll)).c_str(),

@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "collective.h"
+#include "device.h"
 
 namespace braid::bench {
 
@@ -18,6 +19,7 @@ struct Options {
   int iterations = 20;      // -n
   int warmups = 5;          // -w
   int checkIterations = 1;  // -c
+  size_t iterBytes = 0;     // --iter-bytes: fewer iterations at large sizes (0: off)
   std::vector<DataType> dtypes;
   std::vector<ReduceOp> ops;
   int root = 0;
@@ -26,7 +28,8 @@ struct Options {
   bool inPlaceOnly = false;
   double minBusBw = 0;  // --min-bw
   std::string jsonPath;
-  std::string command;  // the command line, for the JSON
+  std::string command;         // the command line, for the JSON
+  std::string device = "cpu";  // where the buffers live, e.g. "cuda:0 (NVIDIA H200)"
   bool progress = true;
 };
 
@@ -45,13 +48,15 @@ struct Row {
   int root = -1;
   bool inPlace = false;
   bool supported = true;
+  int iterations = 0;  // timed
   double timeUs = 0, avgUs = 0, algbw = 0, busbw = 0;
   double predictedUs = -1;  // the tuner's prediction for the algorithm that ran (< 0: none)
   uint64_t wrong = 0;
 };
 
-// Runs the whole sweep on this rank; rank 0 prints the table (and writes the JSON). Returns the
-// process exit status: 0, or 1 on wrong values / failed calls / --min-bw not met.
-int runSweep(Communicator& comm, std::vector<Series>& series, const Options& o);
+// Runs the whole sweep on this rank, its buffers on device; rank 0 prints the table (and writes
+// the JSON). Returns the process exit status: 0, or 1 on wrong values / failed calls / --min-bw
+// not met.
+int runSweep(Communicator& comm, Device& device, std::vector<Series>& series, const Options& o);
 
 }  // namespace braid::bench

@@ -1,6 +1,7 @@
 // End-to-end tests of braid-bench: every collective at 1, 2, 3, 4 and 8 ranks over every dtype
-// and op comes out exact; --algo all, --json (and scripts/bench-report on it), --min-bw and bad
-// options behave as documented; the side-by-side run with MPI works where mpirun exists.
+// and op comes out exact; --algo all, --json (and scripts/bench-report on it), --min-bw,
+// --iter-bytes and bad options behave as documented; --device cuda and the NCCL backend refuse
+// clearly where they cannot run; the side-by-side run with MPI works where mpirun exists.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -234,6 +235,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["tool"] == "braid-bench", d["tool"]
 assert d["ranks"] == 2, d["ranks"]
+assert d["device"] == "cpu", d["device"]
 assert d["collective"] == "allreduce", d["collective"]
 assert d["version"] and d["git_commit"], (d["version"], d["git_commit"])
 assert "braid-bench" in d["command"], d["command"]
@@ -247,13 +249,14 @@ assert o["warmups"] == 1 and o["check_iters"] == 1 and o["backends"] == ["braid"
 rows = d["rows"]
 assert len(rows) == 4 * 2 * 2 * 2, len(rows)  # sizes x dtypes x ops x placements
 keys = {"backend", "algo", "chosen_algo", "transport", "collective", "bytes", "count", "dtype",
-        "op", "root", "inplace", "time_us", "time_avg_us", "algbw_gbs", "busbw_gbs", "wrong",
-        "label", "predicted_us"}
+        "op", "root", "inplace", "iters", "time_us", "time_avg_us", "algbw_gbs", "busbw_gbs",
+        "wrong", "label", "predicted_us"}
 for r in rows:
     assert keys <= set(r), sorted(keys - set(r))
     assert r["backend"] == "braid" and r["collective"] == "allreduce", r
     assert r["dtype"] in ("fp32", "int64") and r["op"] in ("sum", "max"), r
     assert r["wrong"] == 0 and r["time_us"] > 0 and r["busbw_gbs"] >= 0, r
+    assert r["iters"] == 2, r
     assert r["chosen_algo"], r
     assert r["label"] == 'auto(' + r["chosen_algo"] + ')', r
     assert r["predicted_us"] > 0, r
@@ -338,7 +341,13 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple("allreduce -d nosuchtype", "unknown dtype 'nosuchtype'"),
                       std::make_tuple("allreduce -o nosuchop", "unknown op 'nosuchop'"),
                       std::make_tuple("nosuchcollective", "unknown collective 'nosuchcollective'"),
-                      std::make_tuple("allreduce --backend nccl", "unknown backend 'nccl'"),
+                      std::make_tuple("allreduce --backend nosuch", "unknown backend 'nosuch'"),
+                      std::make_tuple("allreduce --backend braid,nccl",
+                                      "--backend nccl runs on GPU buffers: add --device cuda"),
+                      std::make_tuple("allreduce --backend braid,mpi --device cuda",
+                                      "--backend mpi runs on host buffers"),
+                      std::make_tuple("allreduce --device tpu", "--device must be cpu or cuda"),
+                      std::make_tuple("allreduce --iter-bytes 1X", "bad size"),
                       std::make_tuple("allreduce --transport ib", "--transport must be shm or tcp"),
                       std::make_tuple("allreduce --no-such-flag", "no-such-flag")));
 
@@ -350,6 +359,59 @@ TEST(BraidBench, BadOptionUnderBraidRunExitsTwo) {
   EXPECT_TRUE(has(r.output, "braid-bench: unknown dtype 'nosuchtype'")) << r.output;
 }
 
+// --iter-bytes: rows whose iterations would move more than the budget run fewer (at least 3).
+TEST(BraidBench, IterBytesCapsIterationsAtLargeSizes) {
+  requireBench();
+  if (access(kPython.c_str(), X_OK) != 0) GTEST_SKIP() << kPython << " is not installed";
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string json = dir.path() + "/run.json";
+  Ran r = runBench(2, "allreduce -b 8 -e 4K -f 8 -n 10 -w 2 --iter-bytes 1K --json " + json);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_TRUE(has(r.output, "fewer where iterations x size > 1024 B")) << r.output;
+  // 8 and 64 B: 1K / size >= 10, so -n; 512 B: 2, raised to 3; 4 KiB: 0, raised to 3.
+  Ran check =
+      runShell(kPython + " -c 'import json,sys; d=json.load(open(sys.argv[1])); " +
+               "print(sorted({(r[\"bytes\"], r[\"iters\"]) for r in d[\"rows\"]}))' " + json);
+  ASSERT_EQ(check.exitCode, 0) << check.output;
+  EXPECT_TRUE(has(check.output, "[(8, 10), (64, 10), (512, 3), (4096, 3)]")) << check.output;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU mode and NCCL where they cannot run: one clear line and a non-zero exit, never a hang.
+
+bool gpuPresent() { return runShell("nvidia-smi -L 2>/dev/null | grep -q GPU").exitCode == 0; }
+
+TEST(BraidBench, DeviceCudaWithoutGpuFailsInOneLine) {
+  requireBench();
+  if (gpuPresent()) GTEST_SKIP() << "a GPU is present: scripts/gpu-check runs GPU mode";
+  // Built without CUDA, or built with it on a machine without a GPU: either way one line.
+  Ran alone = runShell(kBench + " allreduce --device cuda");
+  EXPECT_EQ(alone.exitCode, 2) << alone.output;
+  auto out = lines(alone.output);
+  ASSERT_EQ(out.size(), 1u) << alone.output;
+  EXPECT_EQ(out[0].rfind("braid-bench: --device cuda: ", 0), 0u) << out[0];
+  EXPECT_TRUE(has(out[0], "without CUDA") || has(out[0], "GPU")) << out[0];
+  // Under a launcher every rank refuses the same way.
+  Ran launched = runBench(2, "allreduce --device cuda -b 8 -e 64");
+  EXPECT_EQ(launched.exitCode, 2) << launched.output;
+  EXPECT_TRUE(has(launched.output, "braid-bench: --device cuda: ")) << launched.output;
+}
+
+TEST(BraidBench, NcclRefusesNvlinkMulticast) {
+  requireBench();
+  Ran probe = runShell(kBench + " --backend nosuch");
+  if (!has(probe.output, "nccl)")) GTEST_SKIP() << "built without NCCL: " << probe.output;
+  // Checked before any GPU or launcher is needed.
+  Ran r =
+      runShell("NCCL_NVLS_ENABLE=1 " + kBench + " allreduce --device cuda --backend braid,nccl");
+  EXPECT_EQ(r.exitCode, 2) << r.output;
+  auto out = lines(r.output);
+  ASSERT_EQ(out.size(), 1u) << r.output;
+  EXPECT_TRUE(has(out[0], "braid-bench: NCCL_NVLS_ENABLE=1: ")) << out[0];
+  EXPECT_TRUE(has(out[0], "(NCCL_NVLS_ENABLE=0)")) << out[0];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Side by side with MPI (Open MPI's mpirun), where this build and machine have it.
 
@@ -357,7 +419,7 @@ TEST(BraidBench, SideBySideWithMpi) {
   requireBench();
   if (runShell("which mpirun").exitCode != 0) GTEST_SKIP() << "mpirun is not installed";
   // The MPI-less build names only braid among its backends.
-  Ran probe = runShell(kBench + " --backend nccl");
+  Ran probe = runShell(kBench + " --backend nosuch");
   if (!has(probe.output, "braid, mpi")) {
     GTEST_SKIP() << "braid-bench was built without MPI: " << probe.output;
   }
