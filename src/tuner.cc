@@ -43,7 +43,11 @@ Status Communicator::Impl::configureTuner(bool arenaSpansAll, bool tcpEverywhere
   CostModel model = defaultCostModel();
   algorithms_.configure(model, shape);  // the probe's own collectives run with the defaults
   std::string source = "defaults";
-  if (params().tuneProbe && size_ > 1) {
+  const std::string& probe = params().tuneProbe;
+  if (probe != "0" && probe != "1" && probe != "auto") {
+    return invalidArgument(fmt::format("BRAID_TUNE_PROBE={}: expected 0, 1 or auto", probe));
+  }
+  if (size_ > 1 && (probe == "1" || (probe == "auto" && topology.hosts > 1))) {
     BRAID_RETURN_IF_ERROR(probeLinks(&model));
     source = "probe";
   }
