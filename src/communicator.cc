@@ -49,10 +49,9 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
                                                    h.status().message()));
     }
     hostIds_[r] = *h;
-    if (r < rank_ && hostIds_[r] == hostId_) ++localRank_;
   }
   topology = commTopologyFromHostIds(hostIds_);
-  if (gpu::built()) device_ = gpu::chooseDevice(localRank_);
+  if (gpu::built()) device_ = gpu::chooseDevice(topology.localRankOf[rank_]);
   // A per-communicator id and secret, made by rank 0 and shared through the (authenticated)
   // store: transport connections must present the secret.
   if (rank_ == 0) {

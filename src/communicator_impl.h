@@ -99,7 +99,6 @@ class Communicator::Impl {
   std::string hostId_;
   std::vector<std::string> hostIds_;  // by rank
   std::vector<std::unique_ptr<Transport>> transports_;
-  int localRank_ = 0;  // index among the ranks on this host
   int device_ = -1;    // CUDA device of this rank, -1 without one
   std::unique_ptr<gpu::DeviceComm> gpu_;  // created by the first device operation
   OpEnvironment env_;
