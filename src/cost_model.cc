@@ -88,16 +88,22 @@ double ringAllReduce(const CostModel& m, const CommShape& s, double S) {
   return 2.0 * (p - 1) * (h.a + S / p * h.b) + (p - 1.0) / p * S * m.gammaUsPerByte;
 }
 
-// Every rank sends its buffer to every peer and reduces n buffers.
-double oneShotAllReduce(const CostModel& m, const CommShape& s, double S) {
+// Every rank sends `bytes` to every peer at once: the host-local and the cross-host transfers
+// overlap, the cross-host ones share a host's link among all its ranks' remote flows.
+double toEveryPeer(const CostModel& m, const CommShape& s, double bytes) {
   const int p = s.ranks, l = s.ranksPerHost;
-  double transfer = 0;
-  if (l > 1) transfer = localHop(m, s).a + (l - 1.0) * S * localHop(m, s).b;
+  double t = 0;
+  if (l > 1) t = localHop(m, s).a + (l - 1.0) * bytes * localHop(m, s).b;
   if (s.hosts > 1) {
     Hop r = remoteHop(m, s, static_cast<double>(l) * (p - l));
-    transfer = std::max(transfer, r.a + S * r.b);
+    t = std::max(t, r.a + bytes * r.b);
   }
-  return transfer + (p - 1.0) * S * m.gammaUsPerByte;
+  return t;
+}
+
+// Every rank sends its buffer to every peer and reduces n buffers.
+double oneShotAllReduce(const CostModel& m, const CommShape& s, double S) {
+  return toEveryPeer(m, s, S) + (s.ranks - 1.0) * S * m.gammaUsPerByte;
 }
 
 double shmOneShot(const CostModel& m, const CommShape& s, double S) {
@@ -217,14 +223,7 @@ double treeRooted(const CostModel& m, const CommShape& s, double S, bool reduce,
 // --- the rest ---------------------------------------------------------------------------------
 
 double pairwiseAllToAll(const CostModel& m, const CommShape& s, double block) {
-  const int p = s.ranks, l = s.ranksPerHost;
-  double t = 0;
-  if (l > 1) t = localHop(m, s).a + (l - 1.0) * block * localHop(m, s).b;
-  if (s.hosts > 1) {
-    Hop r = remoteHop(m, s, static_cast<double>(l) * (p - l));
-    t = std::max(t, r.a + block * r.b);
-  }
-  return t;
+  return toEveryPeer(m, s, block);
 }
 
 double disseminationBarrier(const CostModel& m, const CommShape& s) {
