@@ -38,8 +38,8 @@ struct TwoShotArgs {
   size_t count = 0;
   int blocks = 1;
 };
-cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType dtype,
-                             ReduceOp op, cudaStream_t stream);
+cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType dtype, ReduceOp op,
+                             cudaStream_t stream);
 
 // Each rank in `senders` pushes block input + d * inputStride to every rank d in `receivers`,
 // which copies it to output + s * outputStride (s the sender). ownCopy: also copy this rank's

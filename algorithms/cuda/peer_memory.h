@@ -67,6 +67,8 @@ struct PeerMemory {
 BRAID_HOST_DEVICE inline size_t flagSlots(int n, int lanes) {
   return static_cast<size_t>(kHalves) * n * lanes * 2;
 }
-BRAID_HOST_DEVICE inline size_t flagWords(int n, int lanes) { return 3 * flagSlots(n, lanes) + kMaxRanks; }
+BRAID_HOST_DEVICE inline size_t flagWords(int n, int lanes) {
+  return 3 * flagSlots(n, lanes) + kMaxRanks;
+}
 
 }  // namespace braid::cuda

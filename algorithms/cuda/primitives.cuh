@@ -205,7 +205,8 @@ __device__ inline void copyToAll(uint8_t* const* dsts, int ndst, const uint8_t* 
       for (int u = 0; u < kUnroll; ++u) v[u] = __ldcg(s + i + u * blockDim.x);
       for (int d = 0; d < ndst; ++d) {
 #pragma unroll
-        for (int u = 0; u < kUnroll; ++u) reinterpret_cast<uint4*>(dsts[d])[i + u * blockDim.x] = v[u];
+        for (int u = 0; u < kUnroll; ++u)
+          reinterpret_cast<uint4*>(dsts[d])[i + u * blockDim.x] = v[u];
       }
     }
     for (; i < n; i += blockDim.x) {
@@ -315,6 +316,39 @@ __device__ inline void finishCollective(const PeerMemory& m) {
 
 __device__ __forceinline__ uint64_t collectiveSeq(const PeerMemory& m) {
   return *reinterpret_cast<volatile uint64_t*>(&m.counters->collectiveSeq);
+}
+
+// The sending half of one round of a push (push_reduce.cu, push_copy.cu): wait until every
+// receiver's staging part is free, copy `bytes` of this rank's block for each receiver into it
+// (block p at src + p * stride; stride 0: the same bytes for all, read once), then raise the
+// receivers' ready flags. False, for the whole block, when a wait gave up.
+__device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int half, int lane,
+                                 int part, uint64_t tag, const uint8_t* src, size_t stride,
+                                 size_t bytes) {
+  const int me = m.rank, n = m.size;
+  auto isReceiver = [&](int p) { return p != me && ((receivers >> p) & 1u); };
+  bool ok = true;
+  if (threadIdx.x == 0) {
+    for (int p = 0; p < n && ok; ++p) {
+      if (isReceiver(p)) ok = waitRegionFree(m, p, half, lane, part);
+    }
+  }
+  if (!blockAgree(ok)) return false;
+  if (stride == 0) {
+    uint8_t* dsts[kMaxRanks];
+    int nd = 0;
+    for (int p = 0; p < n; ++p) {
+      if (isReceiver(p)) dsts[nd++] = region(m, p, half, me, lane, part);
+    }
+    copyToAll(dsts, nd, src, bytes);
+  } else {
+    for (int p = 0; p < n; ++p) {
+      if (isReceiver(p)) copyBytes(region(m, p, half, me, lane, part), src + p * stride, bytes);
+    }
+  }
+  blockAgree(true);
+  if (threadIdx.x < n && isReceiver(threadIdx.x)) raiseReady(m, threadIdx.x, half, lane, part, tag);
+  return true;
 }
 
 }  // namespace braid::cuda

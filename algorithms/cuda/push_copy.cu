@@ -13,7 +13,6 @@ __global__ void __launch_bounds__(kThreads) pushCopyKernel(PeerMemory m, PushCop
   const uint64_t seq = collectiveSeq(m);
   const int half = static_cast<int>(seq & 1);
   const bool sending = (a.senders >> me) & 1u, receiving = (a.receivers >> me) & 1u;
-  auto isReceiver = [&](int p) { return p != me && ((a.receivers >> p) & 1u); };
   auto isSender = [&](int p) { return p != me && ((a.senders >> p) & 1u); };
   const auto* in = static_cast<const uint8_t*>(a.input);
   auto* out = static_cast<uint8_t*>(a.output);
@@ -23,33 +22,11 @@ __global__ void __launch_bounds__(kThreads) pushCopyKernel(PeerMemory m, PushCop
     if (sh.n == 0) break;
     const int part = static_cast<int>(round & 1);
     const uint64_t tag = tagOf(seq, round);
-    bool ok = true;
-    if (sending) {
-      if (threadIdx.x == 0) {
-        for (int p = 0; p < n && ok; ++p) {
-          if (isReceiver(p)) ok = waitRegionFree(m, p, half, lane, part);
-        }
-      }
-      if (!blockAgree(ok)) return;
-      if (a.inputStride == 0) {
-        uint8_t* dsts[kMaxRanks];
-        int nd = 0;
-        for (int p = 0; p < n; ++p) {
-          if (isReceiver(p)) dsts[nd++] = region(m, p, half, me, lane, part);
-        }
-        copyToAll(dsts, nd, in + sh.begin, sh.n);
-      } else {
-        for (int p = 0; p < n; ++p) {
-          if (isReceiver(p)) {
-            copyBytes(region(m, p, half, me, lane, part), in + p * a.inputStride + sh.begin, sh.n);
-          }
-        }
-      }
-      blockAgree(true);
-      if (threadIdx.x < n && isReceiver(threadIdx.x)) {
-        raiseReady(m, threadIdx.x, half, lane, part, tag);
-      }
+    if (sending &&
+        !pushRound(m, a.receivers, half, lane, part, tag, in + sh.begin, a.inputStride, sh.n)) {
+      return;
     }
+    bool ok = true;
     if (a.ownCopy) {
       const uint8_t* src = in + me * a.inputStride + sh.begin;
       uint8_t* dst = out + me * a.outputStride + sh.begin;

@@ -18,7 +18,6 @@ __global__ void __launch_bounds__(kThreads)
   const int half = static_cast<int>(seq & 1);
   const size_t chunk = m.partBytes / sizeof(T);
   const bool receiving = (a.receivers >> me) & 1u;
-  auto isReceiver = [&](int p) { return p != me && ((a.receivers >> p) & 1u); };
   auto blockFor = [&](int d) {
     return reinterpret_cast<const T*>(static_cast<const uint8_t*>(a.input) + d * a.inputStride);
   };
@@ -30,30 +29,12 @@ __global__ void __launch_bounds__(kThreads)
     const uint64_t tag = tagOf(seq, round);
     const size_t bytes = sh.n * sizeof(T);
 
+    if (!pushRound(m, a.receivers, half, lane, part, tag,
+                   static_cast<const uint8_t*>(a.input) + sh.begin * sizeof(T), a.inputStride,
+                   bytes)) {
+      return;
+    }
     bool ok = true;
-    if (threadIdx.x == 0) {
-      for (int p = 0; p < n && ok; ++p) {
-        if (isReceiver(p)) ok = waitRegionFree(m, p, half, lane, part);
-      }
-    }
-    if (!blockAgree(ok)) return;
-    if (a.inputStride == 0) {
-      uint8_t* dsts[kMaxRanks];
-      int nd = 0;
-      for (int p = 0; p < n; ++p) {
-        if (isReceiver(p)) dsts[nd++] = region(m, p, half, me, lane, part);
-      }
-      copyToAll(dsts, nd, reinterpret_cast<const uint8_t*>(blockFor(0) + sh.begin), bytes);
-    } else {
-      for (int p = 0; p < n; ++p) {
-        if (isReceiver(p)) {
-          copyBytes(region(m, p, half, me, lane, part),
-                    reinterpret_cast<const uint8_t*>(blockFor(p) + sh.begin), bytes);
-        }
-      }
-    }
-    blockAgree(true);
-    if (threadIdx.x < n && isReceiver(threadIdx.x)) raiseReady(m, threadIdx.x, half, lane, part, tag);
     if (!receiving) continue;
 
     if (threadIdx.x == 0) {

@@ -13,9 +13,8 @@ __global__ void __launch_bounds__(kThreads) sendRecvKernel(PeerMemory m, P2pArgs
   const int lane = blockIdx.x % a.lanes;
   const P2pDirection d = a.directions[blockIdx.x / a.lanes];
   const int me = m.rank, peer = d.peer;
-  const uint64_t base =
-      *reinterpret_cast<volatile uint64_t*>(d.send ? &m.counters->sendSeq[peer]
-                                                   : &m.counters->recvSeq[peer]);
+  const uint64_t base = *reinterpret_cast<volatile uint64_t*>(d.send ? &m.counters->sendSeq[peer]
+                                                                     : &m.counters->recvSeq[peer]);
   for (int k = 0; k < d.numOps; ++k) {
     const P2pOp op = a.ops[d.firstOp + k];
     auto* buf = static_cast<uint8_t*>(op.buffer);

@@ -100,8 +100,8 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType dtype,
-                             ReduceOp op, cudaStream_t stream) {
+cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType dtype, ReduceOp op,
+                             cudaStream_t stream) {
   const int avg = op == ReduceOp::kAvg ? m.size : 0;
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
     twoShotKernel<decltype(t), decltype(o)><<<a.blocks, kThreads, 0, stream>>>(m, a, avg);
