@@ -92,10 +92,11 @@ int main(int argc, char** argv) {
                  "int8 uint8 int32 uint32 int64 uint64 fp16 bf16 fp32 fp64, a comma list, or all");
   app.add_option("-o,--op", c.op, "sum prod min max avg, a comma list, or all");
   app.add_option("-r,--root", o.root, "root of broadcast and reduce (default 0)");
-  app.add_option("--algo", c.algo,
-                 "braid algorithm: auto (the tuner chooses), a name (ring, oneshot, tree, "
-                 "halving-doubling, hierarchical, chain, binomial, pairwise, ...), a comma list, or "
-                 "all (every algorithm plus auto)");
+  app.add_option(
+      "--algo", c.algo,
+      "braid algorithm: auto (the tuner chooses), a name (ring, oneshot, tree, "
+      "halving-doubling, hierarchical, chain, binomial, pairwise, ...), a comma list, or "
+      "all (every algorithm plus auto)");
   app.add_option("--transport", c.transport,
                  "force braid's transport: shm or tcp (BRAID_TRANSPORT)");
   app.add_option("--backend", c.backend,

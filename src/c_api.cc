@@ -177,30 +177,31 @@ braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff, size_t re
                                  braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
                                  braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  return fromStatus(
-      comm->comm->reduceScatter(sendbuff, recvbuff, recvcount, DataType(datatype), ReduceOp(op),
-                                 stream));
+  return fromStatus(comm->comm->reduceScatter(sendbuff, recvbuff, recvcount, DataType(datatype),
+                                              ReduceOp(op), stream));
 }
 
 braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                              braidDataType_t datatype, braidComm_t comm, braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  return fromStatus(comm->comm->allGather(sendbuff, recvbuff, sendcount, DataType(datatype), stream));
+  return fromStatus(
+      comm->comm->allGather(sendbuff, recvbuff, sendcount, DataType(datatype), stream));
 }
 
 braidResult_t braidBroadcast(const void* sendbuff, void* recvbuff, size_t count,
                              braidDataType_t datatype, int root, braidComm_t comm,
                              braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  return fromStatus(comm->comm->broadcast(sendbuff, recvbuff, count, DataType(datatype), root, stream));
+  return fromStatus(
+      comm->comm->broadcast(sendbuff, recvbuff, count, DataType(datatype), root, stream));
 }
 
 braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t count,
                           braidDataType_t datatype, braidRedOp_t op, int root, braidComm_t comm,
                           braidStream_t stream) {
   BRAID_CHECK_COMM(comm);
-  return fromStatus(
-      comm->comm->reduce(sendbuff, recvbuff, count, DataType(datatype), ReduceOp(op), root, stream));
+  return fromStatus(comm->comm->reduce(sendbuff, recvbuff, count, DataType(datatype), ReduceOp(op),
+                                       root, stream));
 }
 
 braidResult_t braidAllToAll(const void* sendbuff, void* recvbuff, size_t count,

@@ -295,8 +295,7 @@ Status Communicator::reduceScatter(const void* s, void* r, size_t n, DataType t,
 Status Communicator::allGather(const void* s, void* r, size_t n, DataType t, Stream st) {
   return impl_->runOnStream(op(K::kAllGather, s, r, n, t), st);
 }
-Status Communicator::broadcast(const void* s, void* r, size_t n, DataType t, int root,
-                               Stream st) {
+Status Communicator::broadcast(const void* s, void* r, size_t n, DataType t, int root, Stream st) {
   return impl_->runOnStream(op(K::kBroadcast, s, r, n, t, ReduceOp::kSum, root), st);
 }
 Status Communicator::reduce(const void* s, void* r, size_t n, DataType t, ReduceOp o, int root,

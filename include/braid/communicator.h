@@ -114,8 +114,7 @@ class Communicator {
                    Stream stream);
   Status reduce(const void* send, void* recv, size_t count, DataType dtype, ReduceOp op, int root,
                 Stream stream);
-  Status allToAll(const void* send, void* recv, size_t countPerPeer, DataType dtype,
-                  Stream stream);
+  Status allToAll(const void* send, void* recv, size_t countPerPeer, DataType dtype, Stream stream);
   Status send(const void* buf, size_t count, DataType dtype, int peer, Stream stream);
   Status recv(void* buf, size_t count, DataType dtype, int peer, Stream stream);
 
