@@ -3,6 +3,7 @@
 // checked on the host, and every timed call bracketed by CUDA events on the rank's own stream.
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
@@ -96,7 +97,7 @@ class CudaDevice final : public Device {
   }
 
   Status time(Backend& b, const Call& call, int iterations, std::vector<double>* eachUs,
-              double* totalUs) override {
+              double* totalUs, double* issueUs) override {
     // marks[0] before the first call, marks[i + 1] after call i: back to back on the stream,
     // so call i's time runs from the end of call i - 1 to its own end.
     while (events_.size() < static_cast<size_t>(iterations) + 1) {
@@ -104,11 +105,14 @@ class CudaDevice final : public Device {
       BENCH_CUDA(cudaEventCreate(&e));
       events_.push_back(e);
     }
+    const auto start = std::chrono::steady_clock::now();
     BENCH_CUDA(cudaEventRecord(events_[0], stream_));
     for (int i = 0; i < iterations; ++i) {
       BRAID_RETURN_IF_ERROR(b.run(call));
       BENCH_CUDA(cudaEventRecord(events_[i + 1], stream_));
     }
+    *issueUs =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
     BENCH_CUDA(cudaEventSynchronize(events_[iterations]));
     eachUs->assign(static_cast<size_t>(iterations), 0.0);
     for (int i = 0; i < iterations; ++i) {

@@ -26,9 +26,10 @@ class Device {
   // After a call on buf: elements of this rank's result that differ from the exact expectation.
   virtual Result<uint64_t> wrong(Buffers& buf, bool inPlace, bool rsInPlaceAtStart) = 0;
   // Runs call `iterations` times back to back: (*eachUs)[i] is the time of the i-th call,
-  // *totalUs the time of them all.
+  // *totalUs the time of them all, *issueUs the host's wall-clock for making the calls (on a
+  // stream: enqueueing them; it equals *totalUs where calls complete on return).
   virtual Status time(Backend& b, const Call& call, int iterations, std::vector<double>* eachUs,
-                      double* totalUs) = 0;
+                      double* totalUs, double* issueUs) = 0;
   // Waits until everything this rank enqueued has finished (and reports its errors).
   virtual Status sync() = 0;
 };

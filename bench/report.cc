@@ -237,7 +237,8 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
         << ", \"op\": " << jsonString(reduces(r.collective) ? std::string(toString(r.op)) : "none")
         << ", \"root\": " << r.root << ", \"inplace\": " << (r.inPlace ? "true" : "false")
         << ", \"iters\": " << r.iterations << ", \"time_us\": " << r.timeUs
-        << ", \"time_avg_us\": " << r.avgUs << ", \"algbw_gbs\": " << r.algbw
+        << ", \"time_avg_us\": " << r.avgUs << ", \"issue_us\": " << r.issueUs
+        << ", \"algbw_gbs\": " << r.algbw
         << ", \"busbw_gbs\": " << r.busbw << ", \"wrong\": " << r.wrong << "}";
     firstRow = false;
   }

@@ -65,14 +65,17 @@ Status measure(Communicator& comm, Device& device, Series& series, Buffers& buf,
   BRAID_RETURN_IF_ERROR(device.sync());
   BRAID_RETURN_IF_ERROR(b.barrier());
   std::vector<double> each;
-  double total = 0;
-  BRAID_RETURN_IF_ERROR(device.time(b, *call, iterations, &each, &total));
+  double total = 0, issue = 0;
+  BRAID_RETURN_IF_ERROR(device.time(b, *call, iterations, &each, &total, &issue));
   // The slowest rank decides: per iteration, and for the back-to-back mean.
   std::vector<double> slowest(each.size());
   BRAID_RETURN_IF_ERROR(
       comm.allReduce(each.data(), slowest.data(), each.size(), DataType::kFloat64, ReduceOp::kMax));
   double mean = total / iterations, meanMax = 0;
   BRAID_RETURN_IF_ERROR(comm.allReduce(&mean, &meanMax, 1, DataType::kFloat64, ReduceOp::kMax));
+  double issueMean = issue / iterations;
+  BRAID_RETURN_IF_ERROR(
+      comm.allReduce(&issueMean, &row->issueUs, 1, DataType::kFloat64, ReduceOp::kMax));
   BRAID_RETURN_IF_ERROR(comm.allReduce(&wrong, &row->wrong, 1, DataType::kUint64, ReduceOp::kSum));
   std::sort(slowest.begin(), slowest.end());
   size_t m = slowest.size();

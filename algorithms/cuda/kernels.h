@@ -58,6 +58,29 @@ struct PushCopyArgs {
 };
 cudaError_t pushCopy(const PeerMemory& m, const PushCopyArgs& a, cudaStream_t stream);
 
+// Low-latency collectives (ll_push.cu): payload and flag in one store, for small and medium
+// blocks. `bytes` is one block; it must fit the LL slot: bytes <= m.llBytes (llReduce,
+// llAllGather) or 2 * llTwoShotShard(m, bytes) * 8 <= m.llBytes (llTwoShotAllReduce).
+struct LlArgs {
+  const void* input = nullptr;
+  size_t inputStride = 0;  // llReduce: block for peer p at input + p * inputStride (0: one block)
+  void* output = nullptr;
+  size_t outputStride = 0;  // llAllGather: rank s's block at output + s * outputStride
+  size_t bytes = 0;
+  int blocks = 1;
+  int threads = kThreads;  // per block: fewer for tiny messages (one 8-byte unit per thread)
+};
+// allReduce (inputStride 0) and reduceScatter (inputStride = bytes), one hop.
+cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
+                     cudaStream_t stream);
+cudaError_t llAllGather(const PeerMemory& m, const LlArgs& a, cudaStream_t stream);
+// allReduce in two hops (reduce-scatter, then allgather of the results): half the traffic of
+// one-shot for four or more ranks.
+cudaError_t llTwoShotAllReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
+                               cudaStream_t stream);
+// Units (8 bytes) per shard of llTwoShotAllReduce.
+size_t llTwoShotShard(const PeerMemory& m, size_t bytes);
+
 // Sends and receives of one group, in one launch: every direction (peer, send or receive) gets
 // its own blocks and runs its operations in call order.
 inline constexpr int kMaxP2pOps = 64;

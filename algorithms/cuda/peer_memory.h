@@ -10,7 +10,10 @@
 // (round + 1), increasing for ever in each slot, so no flag is ever reset.
 //
 // Staging of rank r = [half 0..2][writer 0..n-1][lane 0..lanes-1][part A/B] regions of
-// partBytes. Collectives alternate halves 0 and 1 by sequence number (a writer may run one
+// partBytes, then the low-latency (LL) region: [parity 0..1][writer 0..n-1] slots of
+// 2 * llBytes, where a writer stores 8 payload bytes and two copies of a 4-byte flag in each
+// 16-byte unit (one store), so a reader polls the data itself and needs no separate flag, fence
+// or ack (see ll_push.cu). Collectives alternate halves 0 and 1 by sequence number (a writer may run one
 // operation ahead of a slow reader); half 2 carries sends and receives. A lane is the region
 // one thread block uses; a block uses the same lane in every round of an operation.
 #pragma once
@@ -30,12 +33,14 @@ inline constexpr int kMaxRanks = 8;   // ranks of one kernel-path communicator (
 inline constexpr int kMaxLanes = 64;  // thread blocks per collective (BRAID_GPU_BLOCKS)
 inline constexpr int kHalves = 3;     // collective halves 0, 1; point-to-point 2
 inline constexpr int kP2pHalf = 2;
+inline constexpr int kThreads = 512;  // per block, every kernel
 
 // Device-side counters of one communicator (local memory, not shared with peers). Kernels read
 // their sequence numbers here and the last block of each launch advances them, so a captured
 // CUDA graph runs with fresh sequence numbers on every replay.
 struct Counters {
   uint64_t collectiveSeq;
+  uint64_t llSeq;  // LL operations (ll_push.cu) so far
   uint32_t blocksDone;
   uint32_t reserved;
   uint64_t sendSeq[kMaxRanks];  // point-to-point, by peer
@@ -55,6 +60,8 @@ struct PeerMemory {
   int size = 1;
   int lanes = 1;
   size_t partBytes = 0;
+  size_t llOffset = 0;               // the LL region: staging[r] + llOffset
+  size_t llBytes = 0;                // LL payload capacity of one writer's slot
   uint8_t* staging[kMaxRanks] = {};  // each rank's staging, as mapped here
   uint64_t* flags[kMaxRanks] = {};   // each rank's flags, as mapped here
   Counters* counters = nullptr;
@@ -69,6 +76,10 @@ BRAID_HOST_DEVICE inline size_t flagSlots(int n, int lanes) {
 }
 BRAID_HOST_DEVICE inline size_t flagWords(int n, int lanes) {
   return 3 * flagSlots(n, lanes) + kMaxRanks;
+}
+// Bytes of the LL region: 2 parities x n writers x 16-byte units for llBytes of payload.
+BRAID_HOST_DEVICE inline size_t llRegionBytes(int n, size_t llBytes) {
+  return 2 * static_cast<size_t>(n) * (llBytes / 8) * 16;
 }
 
 }  // namespace braid::cuda

@@ -19,8 +19,6 @@
 
 namespace braid::cuda {
 
-inline constexpr int kThreads = 512;
-
 // --- Flags ---------------------------------------------------------------------------------
 
 __device__ __forceinline__ uint64_t loadAcquire(const uint64_t* p) {
@@ -80,15 +78,25 @@ __device__ inline bool deviceFail(const PeerMemory& m, int code, int peer) {
   return false;
 }
 
-// One thread waits until *flag >= want (flag in this rank's memory). False when the
-// communicator failed meanwhile (recorded by deviceFail).
-__device__ inline bool spinUntil(const PeerMemory& m, const uint64_t* flag, uint64_t want,
-                                 int peer) {
-  if (loadAcquire(flag) >= want) return true;
+// How often a waiting thread looks beyond its flag: at an abort (a host-mapped word: a read
+// crosses PCIe, and thousands of polling threads must not do it on every spin), at peers'
+// failure words and at the clock.
+inline constexpr uint64_t kCheckEveryNs = 1000000;
+
+// The calling thread waits until ready() holds. False when the communicator failed meanwhile
+// (recorded by deviceFail): an abort, a peer's failure, or the timeout while waiting for peer
+// (read when it happens: ready() may update it).
+template <typename Ready>
+__device__ inline bool waitUntil(const PeerMemory& m, const int& peer, Ready ready) {
+  if (ready()) return true;
   const uint64_t start = globalTimerNs();
+  uint64_t checked = start;
   for (uint32_t i = 1;; ++i) {
-    if (loadAcquire(flag) >= want) return true;
+    if (ready()) return true;
     if ((i & 255) != 0) continue;
+    const uint64_t now = globalTimerNs();
+    if (now - checked < kCheckEveryNs) continue;
+    checked = now;
     if (m.control->abort) {
       atomicCAS(&m.control->error, 0, (kDeviceAborted << 16) | (peer + 1));
       return false;
@@ -98,8 +106,14 @@ __device__ inline bool spinUntil(const PeerMemory& m, const uint64_t* flag, uint
         return deviceFail(m, kDevicePeerFailed, r);
       }
     }
-    if (globalTimerNs() - start > m.timeoutNs) return deviceFail(m, kDeviceTimeout, peer);
+    if (now - start > m.timeoutNs) return deviceFail(m, kDeviceTimeout, peer);
   }
+}
+
+// One thread waits until *flag >= want (flag in this rank's memory).
+__device__ inline bool spinUntil(const PeerMemory& m, const uint64_t* flag, uint64_t want,
+                                 int peer) {
+  return waitUntil(m, peer, [&] { return loadAcquire(flag) >= want; });
 }
 
 // Every thread of the block gets thread 0's verdict. Also a barrier: every thread finished
@@ -301,17 +315,24 @@ __device__ __forceinline__ Share shareOf(size_t total, size_t chunk, int lanes, 
   return Share{begin, total - begin < chunk ? total - begin : chunk};
 }
 
-// Called by every thread at the end of a collective launch: the last block to finish advances
-// the collective sequence number for the next launch on this stream.
-__device__ inline void finishCollective(const PeerMemory& m) {
+// Called by every thread at the end of a launch: the last block to finish advances *seq (a
+// word of m.counters) for the next launch on this stream.
+__device__ inline void finishLaunch(const PeerMemory& m, uint64_t* seq) {
   __syncthreads();
   if (threadIdx.x != 0) return;
+  if (gridDim.x == 1) {  // every thread has read *seq: no other block to wait for
+    *seq += 1;
+    return;
+  }
   __threadfence();
   if (atomicAdd(&m.counters->blocksDone, 1u) == gridDim.x - 1) {
     m.counters->blocksDone = 0;
-    m.counters->collectiveSeq += 1;
+    *seq += 1;
     __threadfence();
   }
+}
+__device__ inline void finishCollective(const PeerMemory& m) {
+  finishLaunch(m, &m.counters->collectiveSeq);
 }
 
 __device__ __forceinline__ uint64_t collectiveSeq(const PeerMemory& m) {
@@ -349,6 +370,99 @@ __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int ha
   blockAgree(true);
   if (threadIdx.x < n && isReceiver(threadIdx.x)) raiseReady(m, threadIdx.x, half, lane, part, tag);
   return true;
+}
+
+// --- Low-latency (LL) units -----------------------------------------------------------------
+// 8 payload bytes travel with two copies of a 4-byte flag in one 16-byte store
+// {data0, flag, data1, flag}; each aligned 8-byte half arrives whole, so a reader that sees
+// both flags equal to the operation's flag has the whole payload. No fence, flag or ack.
+
+__device__ __forceinline__ uint4* llSlot(const PeerMemory& m, int reader, int parity,
+                                         int writer) {
+  const size_t unitsPerSlot = m.llBytes / 8;
+  return reinterpret_cast<uint4*>(m.staging[reader] + m.llOffset) +
+         (static_cast<size_t>(parity) * m.size + writer) * unitsPerSlot;
+}
+
+__device__ __forceinline__ void llStore(uint4* dst, uint2 v, uint32_t flag) {
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(dst), "r"(v.x),
+               "r"(flag), "r"(v.y), "r"(flag)
+               : "memory");
+}
+
+__device__ __forceinline__ uint4 llLoad(const uint4* src) {
+  uint4 v;
+  asm volatile("ld.volatile.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(src)
+               : "memory");
+  return v;
+}
+
+// Waits for unit `unit` of every writer in `writers` (a bit mask, never this rank) in this
+// rank's slot of parity, all polled together; got[w] = writer w's payload. False on failure.
+__device__ inline bool llPollAll(const PeerMemory& m, int parity, uint32_t writers, size_t unit,
+                                 uint32_t flag, uint2* got) {
+  uint32_t pending = writers;
+  int waitingFor = 0;
+  return waitUntil(m, waitingFor, [&] {
+    for (int w = 0; w < m.size; ++w) {
+      if (!((pending >> w) & 1u)) continue;
+      const uint4 v = llLoad(llSlot(m, m.rank, parity, w) + unit);
+      if (v.y == flag && v.w == flag) {
+        got[w] = make_uint2(v.x, v.z);
+        pending &= ~(1u << w);
+      } else {
+        waitingFor = w;
+      }
+    }
+    return pending == 0;
+  });
+}
+
+// Unit u (bytes [8u, 8u + 8) of a buffer of `bytes`): loads and stores for any alignment; the
+// part past the end reads as zero and is not written.
+__device__ __forceinline__ uint2 loadUnit(const void* base, size_t u, size_t bytes) {
+  const uint8_t* p = static_cast<const uint8_t*>(base) + 8 * u;
+  if ((reinterpret_cast<uintptr_t>(p) & 7) == 0 && 8 * u + 8 <= bytes) {
+    return *reinterpret_cast<const uint2*>(p);
+  }
+  uint8_t b[8] = {};
+  for (size_t i = 0; i < 8 && 8 * u + i < bytes; ++i) b[i] = p[i];
+  uint2 v;
+  memcpy(&v, b, 8);
+  return v;
+}
+__device__ __forceinline__ void storeUnit(void* base, size_t u, size_t bytes, uint2 v) {
+  uint8_t* p = static_cast<uint8_t*>(base) + 8 * u;
+  if ((reinterpret_cast<uintptr_t>(p) & 7) == 0 && 8 * u + 8 <= bytes) {
+    *reinterpret_cast<uint2*>(p) = v;
+    return;
+  }
+  uint8_t b[8];
+  memcpy(b, &v, 8);
+  for (size_t i = 0; i < 8 && 8 * u + i < bytes; ++i) p[i] = b[i];
+}
+
+// The reduction of vals[0..n) (8-byte units of elements T) in rank order.
+template <typename T, typename Op>
+__device__ __forceinline__ uint2 reduceUnits(const uint2* vals, int n, int avgRanks) {
+  using A = typename Acc<T>::type;
+  constexpr int E = 8 / sizeof(T);
+  A acc[E];
+  const T* first = reinterpret_cast<const T*>(&vals[0]);
+#pragma unroll
+  for (int k = 0; k < E; ++k) acc[k] = Acc<T>::up(first[k]);
+  for (int s = 1; s < n; ++s) {
+    const T* e = reinterpret_cast<const T*>(&vals[s]);
+#pragma unroll
+    for (int k = 0; k < E; ++k) acc[k] = Op::apply(acc[k], Acc<T>::up(e[k]));
+  }
+  uint2 out;
+  T* o = reinterpret_cast<T*>(&out);
+#pragma unroll
+  for (int k = 0; k < E; ++k) o[k] = Acc<T>::down(finish(acc[k], avgRanks));
+  return out;
 }
 
 }  // namespace braid::cuda

@@ -51,6 +51,69 @@ int blocksFor(size_t bytes, int lanes) {
   return static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, lanes)));
 }
 
+// Threads of the low-latency kernels each carry 8 bytes per round: enough blocks for one unit
+// per thread, at most the configured lanes; one block of whole warps for tiny messages.
+void llShape(cuda::LlArgs& a, size_t units, int lanes) {
+  const size_t want = (units + cuda::kThreads - 1) / cuda::kThreads;
+  a.blocks = static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, lanes)));
+  a.threads = static_cast<int>(std::min<size_t>(cuda::kThreads, std::max<size_t>(32, (units + 31) / 32 * 32)));
+}
+
+bool fitsLl(const cuda::PeerMemory& m, size_t bytes) {
+  return bytes <= m.llBytes && bytes <= static_cast<size_t>(params().gpuLlBytes);
+}
+
+enum class GpuAllReduce { kLlOneShot, kLlTwoShot, kOneShot, kTwoShot };
+const char* toString(GpuAllReduce a) {
+  switch (a) {
+    case GpuAllReduce::kLlOneShot:
+      return "low-latency one-shot allReduce";
+    case GpuAllReduce::kLlTwoShot:
+      return "low-latency two-shot allReduce";
+    case GpuAllReduce::kOneShot:
+      return "one-shot allReduce";
+    case GpuAllReduce::kTwoShot:
+      return "two-shot allReduce";
+  }
+  return "allReduce";
+}
+
+// By BRAID_GPU_ALGO, else by size: one-shot up to BRAID_GPU_ONESHOT_BYTES, then two-shot; each
+// low-latency where the message fits the LL slot.
+Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, size_t bytes) {
+  const std::string& forced = params().gpuAlgo;
+  const bool llOne = fitsLl(m, bytes);
+  const bool llTwo = bytes <= static_cast<size_t>(params().gpuLlBytes) &&
+                     2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
+  if (forced == "oneshot-staged") return GpuAllReduce::kOneShot;
+  if (forced == "twoshot-staged") return GpuAllReduce::kTwoShot;
+  bool oneShot = bytes <= static_cast<size_t>(params().gpuOneShotBytes);
+  if (forced == "oneshot") {
+    oneShot = true;
+  } else if (forced == "twoshot") {
+    oneShot = false;
+  } else if (!forced.empty()) {
+    return invalidArgument(fmt::format(
+        "BRAID_GPU_ALGO={}: expected oneshot, twoshot, oneshot-staged or twoshot-staged", forced));
+  }
+  if (oneShot) return llOne ? GpuAllReduce::kLlOneShot : GpuAllReduce::kOneShot;
+  return llTwo ? GpuAllReduce::kLlTwoShot : GpuAllReduce::kTwoShot;
+}
+
+// allGather by the staged push: every rank's block to every peer.
+cudaError_t allGatherPush(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes,
+                          cudaStream_t s) {
+  cuda::PushCopyArgs a;
+  a.input = d.send;
+  a.output = d.recv;
+  a.bytes = bytes;
+  a.blocks = blocksFor(bytes, m.lanes);
+  a.outputStride = bytes;
+  a.senders = a.receivers = (1u << m.size) - 1;
+  a.ownCopy = true;
+  return cuda::pushCopy(m, a, s);
+}
+
 // Broadcasts of at least this many bytes on 3 or more GPUs scatter and allgather (below). On
 // 4x H200 (2026-11-22) scatter+allGather reached 1.5x the root's push at 16 MiB and 1.7x at
 // >= 256 MiB (196 vs 116 GB/s busbw) but half of it at 1 MiB (three launches' latency).
@@ -158,12 +221,19 @@ class PeerComm final : public DeviceComm {
     const char* what = "";
     switch (d.kind) {
       case K::kAllReduce: {
-        const std::string& forced = params().gpuAlgo;
-        const bool oneShot =
-            forced == "oneshot" ||
-            (forced != "twoshot" && bytes <= static_cast<size_t>(params().gpuOneShotBytes));
-        if (oneShot) {
-          what = "one-shot allReduce";
+        auto algo = allReduceAlgorithm(m, bytes);
+        if (!algo.isOk()) return algo.status();
+        what = toString(*algo);
+        if (*algo == GpuAllReduce::kLlOneShot || *algo == GpuAllReduce::kLlTwoShot) {
+          cuda::LlArgs a;
+          a.input = d.send;
+          a.output = d.recv;
+          a.bytes = bytes;
+          llShape(a, (bytes + 7) / 8, m.lanes);
+          e = *algo == GpuAllReduce::kLlOneShot
+                  ? cuda::llReduce(m, a, d.dtype, d.op, s)
+                  : cuda::llTwoShotAllReduce(m, a, d.dtype, d.op, s);
+        } else if (*algo == GpuAllReduce::kOneShot) {
           cuda::PushReduceArgs a;
           a.input = d.send;
           a.output = d.recv;
@@ -172,7 +242,6 @@ class PeerComm final : public DeviceComm {
           a.blocks = blocksFor(bytes, m.lanes);
           e = cuda::pushReduce(m, a, d.dtype, d.op, s);
         } else {
-          what = "two-shot allReduce";
           cuda::TwoShotArgs a;
           a.input = d.send;
           a.output = d.recv;
@@ -183,6 +252,26 @@ class PeerComm final : public DeviceComm {
         break;
       }
       case K::kReduceScatter:
+      case K::kAllGather:
+        if (fitsLl(m, bytes)) {
+          what = d.kind == K::kAllGather ? "low-latency allGather" : "low-latency reduceScatter";
+          cuda::LlArgs a;
+          a.input = d.send;
+          a.inputStride = d.kind == K::kReduceScatter ? bytes : 0;
+          a.output = d.recv;
+          a.outputStride = bytes;
+          a.bytes = bytes;
+          llShape(a, (bytes + 7) / 8, m.lanes);
+          e = d.kind == K::kAllGather ? cuda::llAllGather(m, a, s)
+                                      : cuda::llReduce(m, a, d.dtype, d.op, s);
+          break;
+        }
+        if (d.kind == K::kAllGather) {
+          e = allGatherPush(m, d, bytes, s);
+          what = "allGather";
+          break;
+        }
+        [[fallthrough]];
       case K::kReduce: {
         what = d.kind == K::kReduce ? "reduce" : "reduceScatter";
         cuda::PushReduceArgs a;
@@ -195,7 +284,6 @@ class PeerComm final : public DeviceComm {
         e = cuda::pushReduce(m, a, d.dtype, d.op, s);
         break;
       }
-      case K::kAllGather:
       case K::kAllToAll:
       case K::kBroadcast: {
         if (d.kind == K::kBroadcast && m.size >= 3 && bytes >= kScatterBroadcastBytes) {
@@ -214,7 +302,7 @@ class PeerComm final : public DeviceComm {
           a.receivers = all & ~(1u << d.root);
           a.ownCopy = m.rank == d.root;
         } else {
-          a.inputStride = d.kind == K::kAllToAll ? bytes : 0;
+          a.inputStride = bytes;
           a.outputStride = bytes;
           a.senders = a.receivers = all;
           a.ownCopy = true;
@@ -343,6 +431,7 @@ Result<std::unique_ptr<DeviceComm>> createDeviceComm(const DeviceSetup& setup) {
   s.hostIds = setup.hostIds;
   s.timeout = setup.timeout;
   s.stagingBytes = static_cast<size_t>(std::max<int64_t>(0, params().gpuBufferBytes));
+  s.llBytes = static_cast<size_t>(std::max<int64_t>(0, params().gpuLlBytes));
   s.lanes = static_cast<int>(params().gpuBlocks);
   s.usePeerMemory = params().gpuP2p;
   auto map = nvlink::PeerMap::create(s);

@@ -4,6 +4,8 @@
 //               two-shot sizes) x in place x element offsets, on device buffers and a stream,
 //               compared exactly with src/exact_data.h; outputs are poisoned first
 //   quick       a short subset of matrix (for compute-sanitizer)
+//   reducing    matrix for allReduce, reduceScatter and allGather only (the collectives with
+//               several GPU algorithms; the tests run it under each BRAID_GPU_ALGO)
 //   graph       allReduce/allGather/reduceScatter captured in a CUDA graph, replayed on new data
 //   twocomms    two communicators over the same GPUs used alternately
 //   kill V K    allReduces in a loop; rank V kills itself at iteration K; the others report
@@ -177,7 +179,8 @@ long runCase(Communicator& comm, Buffers& b, const Case& c) {
   return static_cast<long>(exact::countMismatches(got.data(), want.data(), outCount, c.dtype));
 }
 
-int matrix(Communicator& comm, bool quick) {
+int matrix(Communicator& comm, const std::string& mode) {
+  const bool quick = mode == "quick";
   const int r = comm.rank(), n = comm.size();
   Buffers b;
   const size_t big = (size_t{1} << 20) + 5;
@@ -190,6 +193,10 @@ int matrix(Communicator& comm, bool quick) {
   long checks = 0, failures = 0;
   for (K kind : kinds) {
     if (kind == K::kSend && n == 1) continue;  // no peer to send to
+    if (mode == "reducing" && kind != K::kAllReduce && kind != K::kReduceScatter &&
+        kind != K::kAllGather) {
+      continue;
+    }
     const bool reducing = kind == K::kAllReduce || kind == K::kReduceScatter || kind == K::kReduce;
     for (int t = 0; t < kNumDataTypes; ++t) {
       const auto dtype = static_cast<DataType>(t);
@@ -227,7 +234,7 @@ int matrix(Communicator& comm, bool quick) {
   }
   std::fflush(stdout);
   if (failures > 0) return 5;
-  std::printf("rank %d ok %s (%ld checks, %d ranks)\n", r, quick ? "quick" : "matrix", checks, n);
+  std::printf("rank %d ok %s (%ld checks, %d ranks)\n", r, mode.c_str(), checks, n);
   return 0;
 }
 
@@ -396,11 +403,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   rankForLog = (*comm)->rank();
-  if (mode == "matrix" || mode == "quick") return matrix(**comm, mode == "quick");
+  if (mode == "matrix" || mode == "quick" || mode == "reducing") return matrix(**comm, mode);
   if (mode == "graph") return graph(**comm);
   if (mode == "twocomms") return twoComms(**comm);
   if (mode == "bench") return bench(**comm);
   if (mode == "kill" && argc == 4) return killTest(**comm, std::atoi(argv[2]), std::atoi(argv[3]));
-  std::fprintf(stderr, "usage: braid-test-gpu-worker matrix|quick|graph|twocomms|kill V K\n");
+  std::fprintf(stderr, "usage: braid-test-gpu-worker matrix|quick|reducing|graph|twocomms|kill V K\n");
   return 2;
 }

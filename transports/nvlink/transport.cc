@@ -32,6 +32,7 @@ struct Info {
   uint64_t stagingPtr;  // for ranks in the same process (IPC handles cannot be opened there)
   uint64_t flagsPtr;
   uint64_t partBytes;
+  uint64_t llBytes;
   int32_t lanes;
   int32_t device;
 };
@@ -92,8 +93,13 @@ Status PeerMap::init(const Setup& s) {
         s.stagingBytes, n, lanes, parts * 4096));
   }
 
+  const size_t llBytes = s.llBytes / 8 * 8;
+  const size_t llOffset = partBytes * parts;
+  const size_t llRegion = cuda::llRegionBytes(n, llBytes);
+
   DeviceGuard guard(s.device);
-  BRAID_CUDA_RETURN(cudaMalloc(&staging_, partBytes * parts));
+  BRAID_CUDA_RETURN(cudaMalloc(&staging_, llOffset + llRegion));
+  BRAID_CUDA_RETURN(cudaMemset(static_cast<uint8_t*>(staging_) + llOffset, 0, llRegion));
   const size_t flagBytes = cuda::flagWords(n, lanes) * sizeof(uint64_t);
   BRAID_CUDA_RETURN(cudaMalloc(&flags_, flagBytes));
   BRAID_CUDA_RETURN(cudaMalloc(&counters_, sizeof(cuda::Counters)));
@@ -112,6 +118,7 @@ Status PeerMap::init(const Setup& s) {
   mine.stagingPtr = reinterpret_cast<uintptr_t>(staging_);
   mine.flagsPtr = reinterpret_cast<uintptr_t>(flags_);
   mine.partBytes = partBytes;
+  mine.llBytes = llBytes;
   mine.lanes = lanes;
   mine.device = s.device;
   const auto* raw = reinterpret_cast<const uint8_t*>(&mine);
@@ -122,6 +129,8 @@ Status PeerMap::init(const Setup& s) {
   memory_.size = n;
   memory_.lanes = lanes;
   memory_.partBytes = partBytes;
+  memory_.llOffset = llOffset;
+  memory_.llBytes = llBytes;
   memory_.staging[me] = static_cast<uint8_t*>(staging_);
   memory_.flags[me] = static_cast<uint64_t*>(flags_);
   memory_.counters = static_cast<cuda::Counters*>(counters_);
@@ -143,11 +152,12 @@ Status PeerMap::init(const Setup& s) {
     std::memcpy(&info, got->data(), sizeof(info));
     info.busId[sizeof(info.busId) - 1] = '\0';
     pids_[r] = info.pid;
-    if (info.partBytes != partBytes || info.lanes != lanes) {
+    if (info.partBytes != partBytes || info.lanes != lanes || info.llBytes != llBytes) {
       return invalidArgument(fmt::format(
-          "rank {} uses another GPU staging layout ({} x {} B vs {} x {} B): set "
-          "BRAID_GPU_BUFFER_BYTES and BRAID_GPU_BLOCKS alike on every rank",
-          r, info.lanes, info.partBytes, lanes, partBytes));
+          "rank {} uses another GPU staging layout ({} x {} B, LL {} B vs {} x {} B, LL {} B): "
+          "set BRAID_GPU_BUFFER_BYTES, BRAID_GPU_BLOCKS and BRAID_GPU_LL_BYTES alike on every "
+          "rank",
+          r, info.lanes, info.partBytes, info.llBytes, lanes, partBytes, llBytes));
     }
     int peerDevice = -1;
     if (cudaDeviceGetByPCIBusId(&peerDevice, info.busId) != cudaSuccess) {

@@ -28,6 +28,7 @@ struct Setup {
   std::vector<std::string> hostIds;  // by rank
   std::chrono::milliseconds timeout{0};
   size_t stagingBytes = 0;  // per rank (BRAID_GPU_BUFFER_BYTES)
+  size_t llBytes = 0;       // LL payload per writer (BRAID_GPU_LL_BYTES), a multiple of 8
   int lanes = 1;            // BRAID_GPU_BLOCKS
   bool usePeerMemory = true;  // BRAID_GPU_P2P
 };
