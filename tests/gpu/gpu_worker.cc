@@ -8,11 +8,13 @@
 //               several GPU algorithms; the tests run it under each BRAID_GPU_ALGO)
 //   graph       allReduce/allGather/reduceScatter captured in a CUDA graph, replayed on new data
 //   twocomms    two communicators over the same GPUs used alternately
+//   latency     host microseconds per call of small allReduces and of CUDA calls (a tool)
 //   kill V K    allReduces in a loop; rank V kills itself at iteration K; the others report
 // Prints "rank R ok <mode> (<checks> checks)" or "rank R error: ..." / "rank R FAIL ...".
 #include <cuda_runtime.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -331,45 +333,49 @@ int twoComms(Communicator& a) {
   return 0;
 }
 
-// allReduce timing (fp32 sum, CUDA events, median-free mean of 20 after 5 warm-ups): a sanity
-// check of bandwidth, not a benchmark (braid-bench is).
-int bench(Communicator& comm) {
-  const int r = comm.rank(), n = comm.size();
-  const size_t maxBytes = size_t{256} << 20;
+// Host cost per call of an 8-byte allReduce and of the CUDA calls it is made of (rank 0
+// prints; a tool for finding host overhead, not a test).
+int latency(Communicator& comm) {
+  const int r = comm.rank();
   float *in = nullptr, *out = nullptr;
-  CUDA_OK(cudaMalloc(&in, maxBytes));
-  CUDA_OK(cudaMalloc(&out, maxBytes));
+  CUDA_OK(cudaMalloc(&in, 1 << 20));
+  CUDA_OK(cudaMalloc(&out, 1 << 20));
   cudaStream_t s;
   CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  CUDA_OK(cudaMemsetAsync(in, 0, maxBytes, s));
-  cudaEvent_t t0, t1;
-  CUDA_OK(cudaEventCreate(&t0));
-  CUDA_OK(cudaEventCreate(&t1));
-  for (size_t bytes : {size_t{8}, size_t{65536}, size_t{1} << 20, size_t{16} << 20,
-                       size_t{64} << 20, maxBytes}) {
-    const size_t count = bytes / sizeof(float);
-    Status st;
-    for (int i = 0; i < 5 && st.isOk(); ++i) {
-      st = comm.allReduce(in, out, count, DataType::kFloat32, ReduceOp::kSum, s);
-    }
-    const int iters = 20;
-    CUDA_OK(cudaEventRecord(t0, s));
-    for (int i = 0; i < iters && st.isOk(); ++i) {
-      st = comm.allReduce(in, out, count, DataType::kFloat32, ReduceOp::kSum, s);
-    }
-    CUDA_OK(cudaEventRecord(t1, s));
+  cudaEvent_t ev;
+  CUDA_OK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+  const int iters = 2000;
+  auto perCall = [&](const char* what, auto&& call) {
     CUDA_OK(cudaStreamSynchronize(s));
+    Status st = comm.barrier();
     if (!st.isOk()) return fail(r, st);
-    float ms = 0;
-    CUDA_OK(cudaEventElapsedTime(&ms, t0, t1));
-    const double us = ms * 1000.0 / iters;
-    const double algbw = bytes / us / 1e3;  // GB/s
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) call();
+    const auto t1 = std::chrono::steady_clock::now();
+    CUDA_OK(cudaStreamSynchronize(s));
+    const auto t2 = std::chrono::steady_clock::now();
     if (r == 0) {
-      std::printf("bench allReduce fp32 %10zu B  %9.2f us  algbw %7.1f GB/s  busbw %7.1f GB/s\n",
-                  bytes, us, algbw, algbw * 2.0 * (n - 1) / n);
+      std::printf("latency %-34s issue %6.2f us/call, done %6.2f us/call\n", what,
+                  std::chrono::duration<double, std::micro>(t1 - t0).count() / iters,
+                  std::chrono::duration<double, std::micro>(t2 - t0).count() / iters);
     }
+    return 0;
+  };
+  cudaPointerAttributes a{};
+  int device = 0;
+  perCall("cudaPointerGetAttributes", [&] { cudaPointerGetAttributes(&a, in); });
+  perCall("cudaGetDevice", [&] { cudaGetDevice(&device); });
+  perCall("cudaEventRecord", [&] { cudaEventRecord(ev, s); });
+  perCall("cudaMemsetAsync 8 B", [&] { cudaMemsetAsync(out, 0, 8, s); });
+  for (size_t count : {size_t{2}, size_t{16384}}) {
+    Status st;
+    std::string name = "allReduce fp32 x " + std::to_string(count);
+    perCall(name.c_str(), [&] {
+      if (st.isOk()) st = comm.allReduce(in, out, count, DataType::kFloat32, ReduceOp::kSum, s);
+    });
+    if (!st.isOk()) return fail(r, st);
   }
-  std::printf("rank %d ok bench\n", r);
+  std::printf("rank %d ok latency\n", r);
   return 0;
 }
 
@@ -406,8 +412,8 @@ int main(int argc, char** argv) {
   if (mode == "matrix" || mode == "quick" || mode == "reducing") return matrix(**comm, mode);
   if (mode == "graph") return graph(**comm);
   if (mode == "twocomms") return twoComms(**comm);
-  if (mode == "bench") return bench(**comm);
+  if (mode == "latency") return latency(**comm);
   if (mode == "kill" && argc == 4) return killTest(**comm, std::atoi(argv[2]), std::atoi(argv[3]));
-  std::fprintf(stderr, "usage: braid-test-gpu-worker matrix|quick|reducing|graph|twocomms|kill V K\n");
+  std::fprintf(stderr, "usage: braid-test-gpu-worker matrix|quick|reducing|graph|twocomms|latency|kill V K\n");
   return 2;
 }
