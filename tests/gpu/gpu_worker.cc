@@ -26,6 +26,11 @@
 
 using namespace braid;
 
+namespace braid::testing {
+cudaError_t launchEmpty(cudaStream_t s, bool withArgs, int threads);  // launch_probe.cu
+cudaError_t launchEmptyHow(cudaStream_t s, int mode);
+}
+
 namespace {
 
 using K = CollectiveKind;
@@ -344,20 +349,26 @@ int latency(Communicator& comm) {
   CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   cudaEvent_t ev;
   CUDA_OK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-  const int iters = 2000;
+  // 100 bursts of 20 calls, each burst followed by a synchronize: short enough that no launch
+  // waits for room in the stream's queue.
+  const int bursts = 100, burst = 20, iters = bursts * burst;
   auto perCall = [&](const char* what, auto&& call) {
     CUDA_OK(cudaStreamSynchronize(s));
     Status st = comm.barrier();
     if (!st.isOk()) return fail(r, st);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < iters; ++i) call();
-    const auto t1 = std::chrono::steady_clock::now();
-    CUDA_OK(cudaStreamSynchronize(s));
-    const auto t2 = std::chrono::steady_clock::now();
+    double issued = 0, done = 0;
+    for (int b = 0; b < bursts; ++b) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < burst; ++i) call();
+      const auto t1 = std::chrono::steady_clock::now();
+      CUDA_OK(cudaStreamSynchronize(s));
+      const auto t2 = std::chrono::steady_clock::now();
+      issued += std::chrono::duration<double, std::micro>(t1 - t0).count();
+      done += std::chrono::duration<double, std::micro>(t2 - t0).count();
+    }
     if (r == 0) {
       std::printf("latency %-34s issue %6.2f us/call, done %6.2f us/call\n", what,
-                  std::chrono::duration<double, std::micro>(t1 - t0).count() / iters,
-                  std::chrono::duration<double, std::micro>(t2 - t0).count() / iters);
+                  issued / iters, done / iters);
     }
     return 0;
   };
@@ -367,6 +378,20 @@ int latency(Communicator& comm) {
   perCall("cudaGetDevice", [&] { cudaGetDevice(&device); });
   perCall("cudaEventRecord", [&] { cudaEventRecord(ev, s); });
   perCall("cudaMemsetAsync 8 B", [&] { cudaMemsetAsync(out, 0, 8, s); });
+  perCall("empty kernel, 32 threads", [&] { testing::launchEmpty(s, false, 32); });
+  perCall("empty kernel, 512 threads, 300 B args", [&] { testing::launchEmpty(s, true, 512); });
+  perCall("empty kernel, cudaLaunchKernel", [&] { testing::launchEmptyHow(s, 1); });
+  perCall("empty kernel, driver cuLaunchKernel", [&] { testing::launchEmptyHow(s, 2); });
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  testing::launchEmpty(s, false, 32);
+  CUDA_OK(cudaStreamEndCapture(s, &graph));
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  perCall("empty kernel, 1-node graph launch", [&] { cudaGraphLaunch(exec, s); });
+  // The first GPU call of a communicator maps the peers' memory: not part of the per-call cost.
+  Status warm = comm.allReduce(in, out, 2, DataType::kFloat32, ReduceOp::kSum, s);
+  if (!warm.isOk()) return fail(r, warm);
   for (size_t count : {size_t{2}, size_t{16384}}) {
     Status st;
     std::string name = "allReduce fp32 x " + std::to_string(count);
