@@ -41,7 +41,7 @@ Result<bool> Communicator::Impl::onDevice(const OpDesc& d) const {
   for (bool send : {true, false}) {
     const void* p = send ? d.send : d.recv;
     if (p == nullptr || !pointerMatters(d, send, rank_)) continue;
-    (gpu::isDevicePointer(p) ? device : host)++;
+    (isDevice(p) ? device : host)++;
   }
   if (device > 0 && host > 0) {
     return invalidArgument(fmt::format(
@@ -50,6 +50,16 @@ Result<bool> Communicator::Impl::onDevice(const OpDesc& d) const {
         toString(d.kind)));
   }
   return device > 0;
+}
+
+bool Communicator::Impl::isDevice(const void* p) const {
+  for (const auto& known : knownDevice_) {
+    if (known.load(std::memory_order_relaxed) == p) return true;
+  }
+  if (!gpu::isDevicePointer(p)) return false;
+  const unsigned slot = knownNext_.fetch_add(1, std::memory_order_relaxed) % knownDevice_.size();
+  knownDevice_[slot].store(p, std::memory_order_relaxed);
+  return true;
 }
 
 Status Communicator::Impl::runOnStream(const OpDesc& desc, Stream stream) {

@@ -78,8 +78,11 @@ const char* toString(GpuAllReduce a) {
   return "allReduce";
 }
 
-// By BRAID_GPU_ALGO, else by size: one-shot up to BRAID_GPU_ONESHOT_BYTES, then two-shot; each
-// low-latency where the message fits the LL slot.
+// By BRAID_GPU_ALGO, else by size: one-shot up to BRAID_GPU_ONESHOT_BYTES (on 2 GPUs wherever
+// the low-latency one-shot fits: two-shot moves as many bytes there, in two hops), then
+// two-shot; each low-latency where the message fits the LL slot. Measured on 2 and 4 H200s
+// (2026-11-22, scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs and to 2 MiB on
+// 2, LL two-shot from there to 2 MiB, the staged two-shot above.
 Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, size_t bytes) {
   const std::string& forced = params().gpuAlgo;
   const bool llOne = fitsLl(m, bytes);
@@ -87,7 +90,7 @@ Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, size_t bytes)
                      2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
   if (forced == "oneshot-staged") return GpuAllReduce::kOneShot;
   if (forced == "twoshot-staged") return GpuAllReduce::kTwoShot;
-  bool oneShot = bytes <= static_cast<size_t>(params().gpuOneShotBytes);
+  bool oneShot = bytes <= static_cast<size_t>(params().gpuOneShotBytes) || (m.size == 2 && llOne);
   if (forced == "oneshot") {
     oneShot = true;
   } else if (forced == "twoshot") {
