@@ -9,7 +9,8 @@
 // received reader r's data of j - 1, which r sends only after its operation j - 2 (the last
 // user of this parity's slot) ended: kernels on a communicator run in launch order.
 //
-// Each thread handles kLlBatch units at once, so their loads and polls overlap.
+// In place: each thread reads the input units it later overwrites itself (the same unit
+// indices in every phase), so send == recv is safe.
 #include "cuda/dispatch.cuh"
 #include "cuda/kernels.h"
 
@@ -25,16 +26,12 @@ __device__ __forceinline__ Op llOperation(const PeerMemory& m) {
   return Op{static_cast<uint32_t>(seq + 1), static_cast<int>(seq & 1)};
 }
 
-// Thread t handles units t + j * T (T threads in all), kLlBatch of them at a time: unit
-// batchFirst + k * T for k < kLlBatch. Every loop over units below uses this same mapping, so a
-// thread overwrites only units it has read itself (in place is safe).
-__device__ __forceinline__ size_t threadsInAll() {
-  return static_cast<size_t>(gridDim.x) * blockDim.x;
-}
-__device__ __forceinline__ size_t firstBatch() {
+__device__ __forceinline__ size_t firstThread() {
   return static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }
-__device__ __forceinline__ size_t batchStride() { return kLlBatch * threadsInAll(); }
+__device__ __forceinline__ size_t allThreads() {
+  return static_cast<size_t>(gridDim.x) * blockDim.x;
+}
 
 // One-shot: every rank pushes its block for each peer (input + peer * inputStride) into that
 // peer's slot; every rank reduces all blocks for it in rank order. allReduce (stride 0) and
@@ -44,46 +41,29 @@ __global__ void __launch_bounds__(kThreads) llReduceKernel(PeerMemory m, LlArgs 
   const Op op = llOperation(m);
   const int me = m.rank, n = m.size;
   const uint32_t others = ((1u << n) - 1) & ~(1u << me);
-  const size_t units = (a.bytes + 7) / 8, step = threadsInAll();
+  const size_t units = (a.bytes + 7) / 8;
   const auto* in = static_cast<const uint8_t*>(a.input);
 
-  // Stride 0: the one block, loaded once, goes to every peer; else block p goes to peer p.
-  const int blocks = a.inputStride == 0 ? 1 : n;
-  for (size_t first = firstBatch(); first < units; first += batchStride()) {
-    for (int b = 0; b < blocks; ++b) {
-      if (a.inputStride != 0 && b == me) continue;
-      uint2 v[kLlBatch];
-#pragma unroll
-      for (int k = 0; k < kLlBatch; ++k) {
-        const size_t u = first + k * step;
-        if (u < units) v[k] = loadUnit(in + b * a.inputStride, u, a.bytes);
-      }
+  for (size_t u = firstThread(); u < units; u += allThreads()) {
+    if (a.inputStride == 0) {
+      const uint2 v = loadUnit(in, u, a.bytes);
       for (int p = 0; p < n; ++p) {
-        if (p == me || (a.inputStride != 0 && p != b)) continue;
-#pragma unroll
-        for (int k = 0; k < kLlBatch; ++k) {
-          const size_t u = first + k * step;
-          if (u < units) llStore(llSlot(m, p, op.parity, me) + u, v[k], op.flag);
+        if (p != me) llStore(llSlot(m, p, op.parity, me) + u, v, op.flag);
+      }
+    } else {
+      for (int p = 0; p < n; ++p) {
+        if (p != me) {
+          llStore(llSlot(m, p, op.parity, me) + u, loadUnit(in + p * a.inputStride, u, a.bytes),
+                  op.flag);
         }
       }
     }
   }
-  for (size_t first = firstBatch(); first < units; first += batchStride()) {
-    uint32_t writers[kLlBatch];
-    size_t index[kLlBatch];
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      index[k] = first + k * step;
-      writers[k] = index[k] < units ? others : 0;
-    }
-    uint2 vals[kLlBatch][kMaxRanks];
-    if (!llPollBatch(m, op.parity, op.flag, writers, index, vals)) break;
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      if (!writers[k]) continue;
-      vals[k][me] = loadUnit(in + me * a.inputStride, index[k], a.bytes);
-      storeUnit(a.output, index[k], a.bytes, reduceUnits<T, Operator>(vals[k], n, avgRanks));
-    }
+  for (size_t u = firstThread(); u < units; u += allThreads()) {
+    uint2 vals[kMaxRanks];
+    if (!llPollAll(m, op.parity, others, u, op.flag, vals)) break;
+    vals[me] = loadUnit(in + me * a.inputStride, u, a.bytes);
+    storeUnit(a.output, u, a.bytes, reduceUnits<T, Operator>(vals, n, avgRanks));
   }
   finishLaunch(m, &m.counters->llSeq);
 }
@@ -93,48 +73,22 @@ __global__ void __launch_bounds__(kThreads) llAllGatherKernel(PeerMemory m, LlAr
   const Op op = llOperation(m);
   const int me = m.rank, n = m.size;
   const uint32_t others = ((1u << n) - 1) & ~(1u << me);
-  const size_t units = (a.bytes + 7) / 8, step = threadsInAll();
+  const size_t units = (a.bytes + 7) / 8;
   auto* out = static_cast<uint8_t*>(a.output);
   uint8_t* own = out + me * a.outputStride;
 
-  for (size_t first = firstBatch(); first < units; first += batchStride()) {
-    uint2 v[kLlBatch];
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      if (first + k * step < units) v[k] = loadUnit(a.input, first + k * step, a.bytes);
-    }
+  for (size_t u = firstThread(); u < units; u += allThreads()) {
+    const uint2 v = loadUnit(a.input, u, a.bytes);
     for (int p = 0; p < n; ++p) {
-      if (p == me) continue;
-#pragma unroll
-      for (int k = 0; k < kLlBatch; ++k) {
-        const size_t u = first + k * step;
-        if (u < units) llStore(llSlot(m, p, op.parity, me) + u, v[k], op.flag);
-      }
+      if (p != me) llStore(llSlot(m, p, op.parity, me) + u, v, op.flag);
     }
-    if (own != a.input) {
-#pragma unroll
-      for (int k = 0; k < kLlBatch; ++k) {
-        const size_t u = first + k * step;
-        if (u < units) storeUnit(own, u, a.bytes, v[k]);
-      }
-    }
+    if (own != a.input) storeUnit(own, u, a.bytes, v);
   }
-  for (size_t first = firstBatch(); first < units; first += batchStride()) {
-    uint32_t writers[kLlBatch];
-    size_t index[kLlBatch];
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      index[k] = first + k * step;
-      writers[k] = index[k] < units ? others : 0;
-    }
-    uint2 vals[kLlBatch][kMaxRanks];
-    if (!llPollBatch(m, op.parity, op.flag, writers, index, vals)) break;
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      if (!writers[k]) continue;
-      for (int w = 0; w < n; ++w) {
-        if (w != me) storeUnit(out + w * a.outputStride, index[k], a.bytes, vals[k][w]);
-      }
+  for (size_t u = firstThread(); u < units; u += allThreads()) {
+    uint2 vals[kMaxRanks];
+    if (!llPollAll(m, op.parity, others, u, op.flag, vals)) break;
+    for (int w = 0; w < n; ++w) {
+      if (w != me) storeUnit(out + w * a.outputStride, u, a.bytes, vals[w]);
     }
   }
   finishLaunch(m, &m.counters->llSeq);
@@ -149,72 +103,36 @@ __global__ void __launch_bounds__(kThreads)
   const Op op = llOperation(m);
   const int me = m.rank, n = m.size;
   const uint32_t others = ((1u << n) - 1) & ~(1u << me);
-  const size_t units = (a.bytes + 7) / 8, step = threadsInAll();
-  // This rank's shard [mine, mineEnd): empty for the last ranks when units < n * shard.
-  const size_t mine = me * shard < units ? me * shard : units;
-  const size_t mineEnd = mine + shard < units ? mine + shard : units;
+  const size_t units = (a.bytes + 7) / 8;
+  const size_t mine = me * shard;
 
-  // 1. Every unit outside this rank's shard to its owner.
-  for (size_t first = firstBatch(); first < units; first += batchStride()) {
-    uint2 v[kLlBatch];
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      const size_t u = first + k * step;
-      if (u < units && (u < mine || u >= mineEnd)) v[k] = loadUnit(a.input, u, a.bytes);
-    }
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      const size_t u = first + k * step;
-      if (u >= units || (u >= mine && u < mineEnd)) continue;
-      const int owner = static_cast<int>(u / shard);
-      llStore(llSlot(m, owner, op.parity, me) + (u - owner * shard), v[k], op.flag);
+  for (size_t u = firstThread(); u < units; u += allThreads()) {
+    const int owner = static_cast<int>(u / shard);
+    if (owner != me) {
+      llStore(llSlot(m, owner, op.parity, me) + (u - owner * shard),
+              loadUnit(a.input, u, a.bytes), op.flag);
     }
   }
-  // 2. Reduce this rank's shard; the result to the output and to every peer.
   bool ok = true;
-  for (size_t first = firstBatch(); first < mineEnd - mine; first += batchStride()) {
-    uint32_t writers[kLlBatch];
-    size_t index[kLlBatch];
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      index[k] = first + k * step;
-      writers[k] = mine + index[k] < mineEnd ? others : 0;
-    }
-    uint2 vals[kLlBatch][kMaxRanks];
-    if (!llPollBatch(m, op.parity, op.flag, writers, index, vals)) {
+  for (size_t v = firstThread(); v < shard && mine + v < units; v += allThreads()) {
+    uint2 vals[kMaxRanks];
+    if (!llPollAll(m, op.parity, others, v, op.flag, vals)) {
       ok = false;
       break;
     }
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      if (!writers[k]) continue;
-      vals[k][me] = loadUnit(a.input, mine + index[k], a.bytes);
-      const uint2 r = reduceUnits<T, Operator>(vals[k], n, avgRanks);
-      storeUnit(a.output, mine + index[k], a.bytes, r);
-      for (int p = 0; p < n; ++p) {
-        if (p != me) llStore(llSlot(m, p, op.parity, me) + shard + index[k], r, op.flag);
-      }
+    vals[me] = loadUnit(a.input, mine + v, a.bytes);
+    const uint2 r = reduceUnits<T, Operator>(vals, n, avgRanks);
+    storeUnit(a.output, mine + v, a.bytes, r);
+    for (int p = 0; p < n; ++p) {
+      if (p != me) llStore(llSlot(m, p, op.parity, me) + shard + v, r, op.flag);
     }
   }
-  // 3. The other shards' results into the output.
-  for (size_t first = firstBatch(); ok && first < units; first += batchStride()) {
-    uint32_t writers[kLlBatch];
-    size_t index[kLlBatch];
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      const size_t u = first + k * step;
-      const int owner = static_cast<int>(u / shard);
-      const bool theirs = u < units && owner != me;
-      writers[k] = theirs ? 1u << owner : 0;
-      index[k] = theirs ? shard + (u - owner * shard) : 0;
-    }
-    uint2 vals[kLlBatch][kMaxRanks];
-    if (!llPollBatch(m, op.parity, op.flag, writers, index, vals)) break;
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      if (!writers[k]) continue;
-      storeUnit(a.output, first + k * step, a.bytes, vals[k][__ffs(writers[k]) - 1]);
-    }
+  for (size_t u = firstThread(); ok && u < units; u += allThreads()) {
+    const int owner = static_cast<int>(u / shard);
+    if (owner == me) continue;
+    uint2 vals[kMaxRanks];
+    if (!llPollAll(m, op.parity, 1u << owner, shard + (u - owner * shard), op.flag, vals)) break;
+    storeUnit(a.output, u, a.bytes, vals[owner]);
   }
   finishLaunch(m, &m.counters->llSeq);
 }

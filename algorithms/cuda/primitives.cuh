@@ -384,47 +384,36 @@ __device__ __forceinline__ uint4* llSlot(const PeerMemory& m, int reader, int pa
          (static_cast<size_t>(parity) * m.size + writer) * unitsPerSlot;
 }
 
-// No "memory" clobbers: the payload travels in registers, so loads of other data may move
-// around these (volatile keeps the polls themselves in place).
 __device__ __forceinline__ void llStore(uint4* dst, uint2 v, uint32_t flag) {
   asm volatile("st.volatile.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(dst), "r"(v.x),
-               "r"(flag), "r"(v.y), "r"(flag));
+               "r"(flag), "r"(v.y), "r"(flag)
+               : "memory");
 }
 
 __device__ __forceinline__ uint4 llLoad(const uint4* src) {
   uint4 v;
   asm volatile("ld.volatile.global.v4.u32 {%0, %1, %2, %3}, [%4];"
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(src));
+               : "l"(src)
+               : "memory");
   return v;
 }
 
-// Units a thread handles at once: their loads and polls are in flight together.
-inline constexpr int kLlBatch = 4;
-
-// Waits for unit index[k] of every writer in writers[k] (bit masks, never this rank; 0: no
-// unit k) in this rank's slot of parity, for k < kLlBatch, all polled together:
-// got[k][w] = writer w's payload. False on failure.
-__device__ inline bool llPollBatch(const PeerMemory& m, int parity, uint32_t flag,
-                                   const uint32_t* writers, const size_t* index,
-                                   uint2 (*got)[kMaxRanks]) {
-  uint32_t pending = 0;  // bit k * kMaxRanks + w
-#pragma unroll
-  for (int k = 0; k < kLlBatch; ++k) pending |= writers[k] << (k * kMaxRanks);
+// Waits for unit `unit` of every writer in `writers` (a bit mask, never this rank) in this
+// rank's slot of parity, all polled together; got[w] = writer w's payload. False on failure.
+__device__ inline bool llPollAll(const PeerMemory& m, int parity, uint32_t writers, size_t unit,
+                                 uint32_t flag, uint2* got) {
+  uint32_t pending = writers;
   int waitingFor = 0;
   return waitUntil(m, waitingFor, [&] {
-#pragma unroll
-    for (int k = 0; k < kLlBatch; ++k) {
-      for (int w = 0; w < m.size; ++w) {
-        const uint32_t bit = 1u << (k * kMaxRanks + w);
-        if (!(pending & bit)) continue;
-        const uint4 v = llLoad(llSlot(m, m.rank, parity, w) + index[k]);
-        if (v.y == flag && v.w == flag) {
-          got[k][w] = make_uint2(v.x, v.z);
-          pending &= ~bit;
-        } else {
-          waitingFor = w;
-        }
+    for (int w = 0; w < m.size; ++w) {
+      if (!((pending >> w) & 1u)) continue;
+      const uint4 v = llLoad(llSlot(m, m.rank, parity, w) + unit);
+      if (v.y == flag && v.w == flag) {
+        got[w] = make_uint2(v.x, v.z);
+        pending &= ~(1u << w);
+      } else {
+        waitingFor = w;
       }
     }
     return pending == 0;
