@@ -5,7 +5,7 @@
 // Every rank must make the same decisions, or ranks would run different algorithms against each
 // other (the fingerprint would catch it, as an error). Decisions are pure functions of the model
 // and the shape; the shape comes from the host ids every rank exchanged, and the probe's numbers
-// are rank 0's, broadcast to all.
+// are rank 0's, published to all through the store.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -132,14 +132,21 @@ Status Communicator::Impl::probeLinks(CostModel* model) {
     }
     found.back() = best / static_cast<double>(kLarge);
   }
-  // Everyone adopts rank 0's numbers.
-  OpDesc d;
-  d.kind = CollectiveKind::kBroadcast;
-  d.send = d.recv = found.data();
-  d.count = found.size();
-  d.dtype = DataType::kFloat64;
-  d.root = 0;
-  BRAID_RETURN_IF_ERROR(run(d));
+  // Everyone adopts rank 0's numbers, through the store rather than a collective: rank 0
+  // publishes them after its last ping-pong, so no rank leaves creation while another still
+  // probes, and a rank that fails its first collective cannot abort a peer's creation.
+  const std::string key = "tune/probe";
+  if (rank_ == 0) {
+    const auto* raw = reinterpret_cast<const uint8_t*>(found.data());
+    BRAID_RETURN_IF_ERROR(store_->set(key, Bytes(raw, raw + found.size() * sizeof(double))));
+  } else {
+    auto got = store_->get(key, env_.timeout);
+    if (!got.isOk()) return got.status();
+    if (got->size() != found.size() * sizeof(double)) {
+      return internalError("malformed tuner probe results in the store");
+    }
+    std::memcpy(found.data(), got->data(), got->size());
+  }
   for (int c = 0; c < kNumLinkClasses; ++c) {
     if (found[2 * c] > 0) model->links[c].alphaUs = found[2 * c];
     if (found[2 * c + 1] > 0) model->links[c].betaUsPerByte = found[2 * c + 1];

@@ -81,6 +81,20 @@ cudaError_t llTwoShotAllReduce(const PeerMemory& m, const LlArgs& a, DataType dt
 // Units (8 bytes) per shard of llTwoShotAllReduce.
 size_t llTwoShotShard(const PeerMemory& m, size_t bytes);
 
+// Broadcast down the chain root, root + 1, ... (chain_broadcast.cu).
+struct ChainArgs {
+  const void* input = nullptr;  // the root's buffer
+  void* output = nullptr;
+  size_t bytes = 0;
+  int root = 0;
+  int blocks = 1;
+};
+cudaError_t chainBroadcast(const PeerMemory& m, const ChainArgs& a, cudaStream_t stream);
+
+// Low-latency broadcast: the root's block to everyone, and a one-unit token from every other
+// rank to everyone (so that every rank hears from every rank, as the LL protocol needs).
+cudaError_t llBroadcast(const PeerMemory& m, const LlArgs& a, int root, cudaStream_t stream);
+
 // Sends and receives of one group, in one launch: every direction (peer, send or receive) gets
 // its own blocks and runs its operations in call order.
 inline constexpr int kMaxP2pOps = 64;

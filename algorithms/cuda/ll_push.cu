@@ -4,10 +4,11 @@
 // per hop, at the price of sending twice the bytes.
 //
 // Why no acknowledgement is needed: every LL operation has each rank send to and receive from
-// every other rank, and the slot a writer uses alternates by the parity of the LL operation
-// count. When writer w starts LL operation j, it has finished operation j - 1, so it has
-// received reader r's data of j - 1, which r sends only after its operation j - 2 (the last
-// user of this parity's slot) ended: kernels on a communicator run in launch order.
+// every other rank (broadcast adds a one-unit token from each non-root for that), and the slot
+// a writer uses alternates by the parity of the LL operation count. When writer w starts LL
+// operation j, it has finished operation j - 1, so it has received reader r's data of j - 1,
+// which r sends only after its operation j - 2 (the last user of this parity's slot) ended:
+// kernels on a communicator run in launch order.
 //
 // In place: each thread reads the input units it later overwrites itself (the same unit
 // indices in every phase), so send == recv is safe.
@@ -94,6 +95,38 @@ __global__ void __launch_bounds__(kThreads) llAllGatherKernel(PeerMemory m, LlAr
   finishLaunch(m, &m.counters->llSeq);
 }
 
+// Broadcast: the root pushes its block to every peer; every other rank pushes a one-unit token
+// to every peer (whose thread for unit 0 waits for it), so that each rank hears from all.
+__global__ void __launch_bounds__(kThreads) llBroadcastKernel(PeerMemory m, LlArgs a, int root) {
+  const Op op = llOperation(m);
+  const int me = m.rank, n = m.size;
+  const uint32_t others = ((1u << n) - 1) & ~(1u << me);
+  const size_t units = (a.bytes + 7) / 8;
+  const bool isRoot = me == root;
+
+  for (size_t u = firstThread(); u < units; u += allThreads()) {
+    if (isRoot) {
+      const uint2 v = loadUnit(a.input, u, a.bytes);
+      for (int p = 0; p < n; ++p) {
+        if (p != me) llStore(llSlot(m, p, op.parity, me) + u, v, op.flag);
+      }
+      if (a.output != a.input) storeUnit(a.output, u, a.bytes, v);
+    } else if (u == 0) {
+      for (int p = 0; p < n; ++p) {
+        if (p != me) llStore(llSlot(m, p, op.parity, me), make_uint2(0, 0), op.flag);
+      }
+    }
+  }
+  for (size_t u = firstThread(); u < units; u += allThreads()) {
+    const uint32_t tokens = u == 0 ? others & ~(1u << root) : 0;
+    const uint32_t writers = (isRoot ? 0 : 1u << root) | tokens;
+    uint2 vals[kMaxRanks];
+    if (writers != 0 && !llPollAll(m, op.parity, writers, u, op.flag, vals)) break;
+    if (!isRoot) storeUnit(a.output, u, a.bytes, vals[root]);
+  }
+  finishLaunch(m, &m.counters->llSeq);
+}
+
 // Two-shot allReduce: the units are cut into n shards of `shard` units; shard j of every rank
 // goes to rank j (the first `shard` units of its slot), rank j reduces it and pushes the result
 // to every peer (the next `shard` units), unit by unit: no phase waits for a whole phase.
@@ -154,6 +187,11 @@ cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, Reduc
 
 cudaError_t llAllGather(const PeerMemory& m, const LlArgs& a, cudaStream_t stream) {
   llAllGatherKernel<<<a.blocks, a.threads, 0, stream>>>(m, a);
+  return cudaGetLastError();
+}
+
+cudaError_t llBroadcast(const PeerMemory& m, const LlArgs& a, int root, cudaStream_t stream) {
+  llBroadcastKernel<<<a.blocks, a.threads, 0, stream>>>(m, a, root);
   return cudaGetLastError();
 }
 

@@ -289,6 +289,29 @@ class PeerComm final : public DeviceComm {
       }
       case K::kAllToAll:
       case K::kBroadcast: {
+        if (d.kind == K::kBroadcast && bytes <= static_cast<size_t>(params().gpuOneShotBytes) &&
+            fitsLl(m, bytes)) {
+          what = "low-latency broadcast";
+          cuda::LlArgs a;
+          a.input = d.send;
+          a.output = d.recv;
+          a.bytes = bytes;
+          llShape(a, (bytes + 7) / 8, m.lanes);
+          e = cuda::llBroadcast(m, a, d.root, s);
+          break;
+        }
+        if (d.kind == K::kBroadcast && m.size >= 3 &&
+            bytes >= static_cast<size_t>(params().gpuChainBytes)) {
+          what = "broadcast (chain)";
+          cuda::ChainArgs a;
+          a.input = d.send;
+          a.output = d.recv;
+          a.bytes = bytes;
+          a.root = d.root;
+          a.blocks = blocksFor(bytes, m.lanes);
+          e = cuda::chainBroadcast(m, a, s);
+          break;
+        }
         if (d.kind == K::kBroadcast && m.size >= 3 && bytes >= kScatterBroadcastBytes) {
           what = "broadcast (scatter + allGather)";
           e = scatterAllGatherBroadcast(m, d.send, d.recv, bytes, d.root, s);

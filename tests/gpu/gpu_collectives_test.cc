@@ -46,19 +46,20 @@ TEST_P(GpuMatrix, EveryCollectiveDtypeOpCountInPlaceAndOffset) {
 }
 INSTANTIATE_TEST_SUITE_P(Ranks, GpuMatrix, ::testing::Values(1, 2, 3, 4));
 
-// Each GPU allReduce algorithm forced at every size (low-latency one-shot and two-shot up to
-// BRAID_GPU_LL_BYTES, the staged ones), and reduceScatter/allGather with LL off; 3 ranks where
-// there are 3 GPUs, so two-shot shards are uneven.
+// Each GPU algorithm forced at every size: allReduce low-latency one-shot and two-shot (up to
+// BRAID_GPU_LL_BYTES) and the staged ones; reduceScatter, allGather and broadcast with LL off;
+// broadcast down the chain. 3 ranks where there are 3 GPUs (uneven two-shot shards).
 class GpuAlgorithms : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(GpuAlgorithms, ReducingCollectivesExact) {
+TEST_P(GpuAlgorithms, CollectivesWithSeveralAlgorithmsExact) {
   REQUIRE_GPUS(2);
-  expectOk(gpus() >= 3 ? 3 : 2, "reducing", GetParam());
+  expectOk(gpus() >= 3 ? 3 : 2, "variants", GetParam());
 }
 INSTANTIATE_TEST_SUITE_P(Forced, GpuAlgorithms,
                          ::testing::Values("BRAID_GPU_ALGO=oneshot", "BRAID_GPU_ALGO=twoshot",
                                            "BRAID_GPU_ALGO=oneshot-staged",
-                                           "BRAID_GPU_LL_BYTES=0"));
+                                           "BRAID_GPU_LL_BYTES=0",
+                                           "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1"));
 
 TEST(Gpu, StagedThroughHostWhenPeerMemoryIsOff) {
   REQUIRE_GPUS(2);

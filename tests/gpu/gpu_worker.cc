@@ -4,8 +4,8 @@
 //               two-shot sizes) x in place x element offsets, on device buffers and a stream,
 //               compared exactly with src/exact_data.h; outputs are poisoned first
 //   quick       a short subset of matrix (for compute-sanitizer)
-//   reducing    matrix for allReduce, reduceScatter and allGather only (the collectives with
-//               several GPU algorithms; the tests run it under each BRAID_GPU_ALGO)
+//   variants    matrix for allReduce, reduceScatter, allGather and broadcast only (the
+//               collectives with several GPU algorithms; the tests force each one by env)
 //   graph       allReduce/allGather/reduceScatter captured in a CUDA graph, replayed on new data
 //   twocomms    two communicators over the same GPUs used alternately
 //   latency     host microseconds per call of small allReduces and of CUDA calls (a tool)
@@ -200,8 +200,8 @@ int matrix(Communicator& comm, const std::string& mode) {
   long checks = 0, failures = 0;
   for (K kind : kinds) {
     if (kind == K::kSend && n == 1) continue;  // no peer to send to
-    if (mode == "reducing" && kind != K::kAllReduce && kind != K::kReduceScatter &&
-        kind != K::kAllGather) {
+    if (mode == "variants" && kind != K::kAllReduce && kind != K::kReduceScatter &&
+        kind != K::kAllGather && kind != K::kBroadcast) {
       continue;
     }
     const bool reducing = kind == K::kAllReduce || kind == K::kReduceScatter || kind == K::kReduce;
@@ -434,11 +434,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   rankForLog = (*comm)->rank();
-  if (mode == "matrix" || mode == "quick" || mode == "reducing") return matrix(**comm, mode);
+  if (mode == "matrix" || mode == "quick" || mode == "variants") return matrix(**comm, mode);
   if (mode == "graph") return graph(**comm);
   if (mode == "twocomms") return twoComms(**comm);
   if (mode == "latency") return latency(**comm);
   if (mode == "kill" && argc == 4) return killTest(**comm, std::atoi(argv[2]), std::atoi(argv[3]));
-  std::fprintf(stderr, "usage: braid-test-gpu-worker matrix|quick|reducing|graph|twocomms|latency|kill V K\n");
+  std::fprintf(stderr, "usage: braid-test-gpu-worker matrix|quick|variants|graph|twocomms|latency|kill V K\n");
   return 2;
 }
