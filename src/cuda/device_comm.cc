@@ -117,9 +117,11 @@ cudaError_t allGatherPush(const cuda::PeerMemory& m, const OpDesc& d, size_t byt
   return cuda::pushCopy(m, a, s);
 }
 
-// Broadcasts of at least this many bytes on 3 or more GPUs scatter and allgather (below). On
-// 4x H200 (2026-11-22) scatter+allGather reached 1.5x the root's push at 16 MiB and 1.7x at
-// >= 256 MiB (196 vs 116 GB/s busbw) but half of it at 1 MiB (three launches' latency).
+// Broadcasts of at least this many bytes on 3 or more GPUs scatter and allgather (below), when
+// BRAID_GPU_CHAIN_BYTES does not send them down the chain first. On 4x H200 (2026-11-22)
+// scatter+allGather reached 1.5x the root's push at 16 MiB and 1.7x at >= 256 MiB (196 vs 116
+// GB/s busbw); the chain (chain_broadcast.cu) then beat both from 256 KiB: 0.78x NCCL's time at
+// 4 MiB, 1.18x at 256 MiB where scatter+allGather took 1.8x.
 constexpr size_t kScatterBroadcastBytes = size_t{8} << 20;
 
 // Large broadcast: the root scatters one 16-byte-aligned block to each rank, then every rank
