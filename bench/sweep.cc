@@ -71,16 +71,15 @@ Status measure(Communicator& comm, Device& device, Series& series, Buffers& buf,
   std::vector<double> slowest(each.size());
   BRAID_RETURN_IF_ERROR(
       comm.allReduce(each.data(), slowest.data(), each.size(), DataType::kFloat64, ReduceOp::kMax));
-  double mean = total / iterations, meanMax = 0;
-  BRAID_RETURN_IF_ERROR(comm.allReduce(&mean, &meanMax, 1, DataType::kFloat64, ReduceOp::kMax));
-  double issueMean = issue / iterations;
-  BRAID_RETURN_IF_ERROR(
-      comm.allReduce(&issueMean, &row->issueUs, 1, DataType::kFloat64, ReduceOp::kMax));
+  // Back-to-back mean and host issue time per call, each the slowest rank's.
+  double means[2] = {total / iterations, issue / iterations}, meansMax[2] = {0, 0};
+  BRAID_RETURN_IF_ERROR(comm.allReduce(means, meansMax, 2, DataType::kFloat64, ReduceOp::kMax));
+  row->issueUs = meansMax[1];
   BRAID_RETURN_IF_ERROR(comm.allReduce(&wrong, &row->wrong, 1, DataType::kUint64, ReduceOp::kSum));
   std::sort(slowest.begin(), slowest.end());
   size_t m = slowest.size();
   row->timeUs = m % 2 == 1 ? slowest[m / 2] : (slowest[m / 2 - 1] + slowest[m / 2]) / 2;
-  row->avgUs = meanMax;
+  row->avgUs = meansMax[0];
   row->algbw = row->timeUs > 0 ? static_cast<double>(row->bytes) / row->timeUs / 1e3 : 0;
   row->busbw = row->algbw * busFactor(row->collective, comm.size());
   return Status();

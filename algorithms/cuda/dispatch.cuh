@@ -9,6 +9,11 @@
 
 namespace braid::cuda {
 
+// The kernels' avgRanks argument: kAvg divides the sum by the ranks; 0 = no division.
+inline int avgRanksOf(const PeerMemory& m, ReduceOp op) {
+  return op == ReduceOp::kAvg ? m.size : 0;
+}
+
 template <typename T, typename F>
 cudaError_t withOp(ReduceOp op, F&& f) {
   switch (op) {

@@ -142,8 +142,8 @@ __global__ void __launch_bounds__(kThreads)
   for (size_t u = firstThread(); u < units; u += allThreads()) {
     const int owner = static_cast<int>(u / shard);
     if (owner != me) {
-      llStore(llSlot(m, owner, op.parity, me) + (u - owner * shard),
-              loadUnit(a.input, u, a.bytes), op.flag);
+      llStore(llSlot(m, owner, op.parity, me) + (u - owner * shard), loadUnit(a.input, u, a.bytes),
+              op.flag);
     }
   }
   bool ok = true;
@@ -178,7 +178,7 @@ size_t llTwoShotShard(const PeerMemory& m, size_t bytes) {
 
 cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
                      cudaStream_t stream) {
-  const int avg = op == ReduceOp::kAvg ? m.size : 0;
+  const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
     llReduceKernel<decltype(t), decltype(o)><<<a.blocks, a.threads, 0, stream>>>(m, a, avg);
     return cudaGetLastError();
@@ -197,11 +197,10 @@ cudaError_t llBroadcast(const PeerMemory& m, const LlArgs& a, int root, cudaStre
 
 cudaError_t llTwoShotAllReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
                                cudaStream_t stream) {
-  const int avg = op == ReduceOp::kAvg ? m.size : 0;
+  const int avg = avgRanksOf(m, op);
   const size_t shard = llTwoShotShard(m, a.bytes);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    llTwoShotKernel<decltype(t), decltype(o)>
-        <<<a.blocks, a.threads, 0, stream>>>(m, a, shard, avg);
+    llTwoShotKernel<decltype(t), decltype(o)><<<a.blocks, a.threads, 0, stream>>>(m, a, shard, avg);
     return cudaGetLastError();
   });
 }

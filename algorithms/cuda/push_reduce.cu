@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kThreads)
 
 cudaError_t pushReduce(const PeerMemory& m, const PushReduceArgs& a, DataType dtype, ReduceOp op,
                        cudaStream_t stream) {
-  const int avg = op == ReduceOp::kAvg ? m.size : 0;
+  const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
     pushReduceKernel<decltype(t), decltype(o)><<<a.blocks, kThreads, 0, stream>>>(m, a, avg);
     return cudaGetLastError();

@@ -51,17 +51,24 @@ int blocksFor(size_t bytes, int lanes) {
   return static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, lanes)));
 }
 
-// Threads of the low-latency kernels each carry 8 bytes per round: enough blocks for one unit
-// per thread, at most the configured lanes; one block of whole warps for tiny messages.
-void llShape(cuda::LlArgs& a, size_t units, int lanes) {
+// Arguments of a low-latency kernel for d's buffers and blocks of `bytes`. Each thread carries
+// one 8-byte unit per round: enough blocks for one unit per thread, at most the configured
+// lanes; one block of whole warps for tiny messages.
+cuda::LlArgs llArgs(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes) {
+  cuda::LlArgs a;
+  a.input = d.send;
+  a.output = d.recv;
+  a.bytes = bytes;
+  const size_t units = (bytes + 7) / 8;
   const size_t want = (units + cuda::kThreads - 1) / cuda::kThreads;
-  a.blocks = static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, lanes)));
-  a.threads = static_cast<int>(std::min<size_t>(cuda::kThreads, std::max<size_t>(32, (units + 31) / 32 * 32)));
+  a.blocks = static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, m.lanes)));
+  a.threads = static_cast<int>(
+      std::min<size_t>(cuda::kThreads, std::max<size_t>(32, (units + 31) / 32 * 32)));
+  return a;
 }
 
-bool fitsLl(const cuda::PeerMemory& m, size_t bytes) {
-  return bytes <= m.llBytes && bytes <= static_cast<size_t>(params().gpuLlBytes);
-}
+// Whether a block of `bytes` fits one writer's LL slot (sized by BRAID_GPU_LL_BYTES).
+bool fitsLl(const cuda::PeerMemory& m, size_t bytes) { return bytes <= m.llBytes; }
 
 enum class GpuAllReduce { kLlOneShot, kLlTwoShot, kOneShot, kTwoShot };
 const char* toString(GpuAllReduce a) {
@@ -83,14 +90,13 @@ const char* toString(GpuAllReduce a) {
 // two-shot; each low-latency where the message fits the LL slot. Measured on 2 and 4 H200s
 // (2026-11-22, scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs and to 2 MiB on
 // 2, LL two-shot from there to 2 MiB, the staged two-shot above.
-Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, size_t bytes) {
-  const std::string& forced = params().gpuAlgo;
+Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, const Params& p, size_t bytes) {
+  const std::string& forced = p.gpuAlgo;
   const bool llOne = fitsLl(m, bytes);
-  const bool llTwo = bytes <= static_cast<size_t>(params().gpuLlBytes) &&
-                     2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
+  const bool llTwo = llOne && 2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
   if (forced == "oneshot-staged") return GpuAllReduce::kOneShot;
   if (forced == "twoshot-staged") return GpuAllReduce::kTwoShot;
-  bool oneShot = bytes <= static_cast<size_t>(params().gpuOneShotBytes) || (m.size == 2 && llOne);
+  bool oneShot = bytes <= static_cast<size_t>(p.gpuOneShotBytes) || (m.size == 2 && llOne);
   if (forced == "oneshot") {
     oneShot = true;
   } else if (forced == "twoshot") {
@@ -101,20 +107,6 @@ Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, size_t bytes)
   }
   if (oneShot) return llOne ? GpuAllReduce::kLlOneShot : GpuAllReduce::kOneShot;
   return llTwo ? GpuAllReduce::kLlTwoShot : GpuAllReduce::kTwoShot;
-}
-
-// allGather by the staged push: every rank's block to every peer.
-cudaError_t allGatherPush(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes,
-                          cudaStream_t s) {
-  cuda::PushCopyArgs a;
-  a.input = d.send;
-  a.output = d.recv;
-  a.bytes = bytes;
-  a.blocks = blocksFor(bytes, m.lanes);
-  a.outputStride = bytes;
-  a.senders = a.receivers = (1u << m.size) - 1;
-  a.ownCopy = true;
-  return cuda::pushCopy(m, a, s);
 }
 
 // Broadcasts of at least this many bytes on 3 or more GPUs scatter and allgather (below), when
@@ -171,6 +163,114 @@ cudaError_t scatterAllGatherBroadcast(const cuda::PeerMemory& m, const void* sen
   return cuda::pushCopy(m, tail, s);
 }
 
+cudaError_t allReduce(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes, GpuAllReduce algo,
+                      cudaStream_t s) {
+  switch (algo) {
+    case GpuAllReduce::kLlOneShot:
+      return cuda::llReduce(m, llArgs(m, d, bytes), d.dtype, d.op, s);
+    case GpuAllReduce::kLlTwoShot:
+      return cuda::llTwoShotAllReduce(m, llArgs(m, d, bytes), d.dtype, d.op, s);
+    case GpuAllReduce::kOneShot: {
+      cuda::PushReduceArgs a;
+      a.input = d.send;
+      a.output = d.recv;
+      a.count = d.count;
+      a.receivers = (1u << m.size) - 1;
+      a.blocks = blocksFor(bytes, m.lanes);
+      return cuda::pushReduce(m, a, d.dtype, d.op, s);
+    }
+    case GpuAllReduce::kTwoShot: {
+      cuda::TwoShotArgs a;
+      a.input = d.send;
+      a.output = d.recv;
+      a.count = d.count;
+      a.blocks = blocksFor(bytes / m.size, m.lanes);
+      return cuda::twoShotAllReduce(m, a, d.dtype, d.op, s);
+    }
+  }
+  return cudaErrorInvalidValue;
+}
+
+// reduceScatter (low-latency where the block fits) and reduce: blocks pushed to their receivers.
+cudaError_t reduceToReceivers(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes,
+                              cudaStream_t s, const char** what) {
+  const bool scatter = d.kind == K::kReduceScatter;
+  if (scatter && fitsLl(m, bytes)) {
+    *what = "low-latency reduceScatter";
+    cuda::LlArgs a = llArgs(m, d, bytes);
+    a.inputStride = bytes;
+    return cuda::llReduce(m, a, d.dtype, d.op, s);
+  }
+  *what = scatter ? "reduceScatter" : "reduce";
+  cuda::PushReduceArgs a;
+  a.input = d.send;
+  a.inputStride = scatter ? bytes : 0;
+  a.output = d.recv;
+  a.count = d.count;
+  a.receivers = scatter ? (1u << m.size) - 1 : 1u << d.root;
+  a.blocks = blocksFor(bytes, m.lanes);
+  return cuda::pushReduce(m, a, d.dtype, d.op, s);
+}
+
+// allGather (low-latency where the block fits) and allToAll: every rank's block(s) to every
+// rank; rank s's block lands at recv + s * bytes.
+cudaError_t copyToEveryone(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes, cudaStream_t s,
+                           const char** what) {
+  const bool gather = d.kind == K::kAllGather;
+  if (gather && fitsLl(m, bytes)) {
+    *what = "low-latency allGather";
+    cuda::LlArgs a = llArgs(m, d, bytes);
+    a.outputStride = bytes;
+    return cuda::llAllGather(m, a, s);
+  }
+  *what = gather ? "allGather" : "allToAll";
+  cuda::PushCopyArgs a;
+  a.input = d.send;
+  a.inputStride = gather ? 0 : bytes;
+  a.output = d.recv;
+  a.outputStride = bytes;
+  a.bytes = bytes;
+  a.senders = a.receivers = (1u << m.size) - 1;
+  a.ownCopy = true;
+  a.blocks = blocksFor(bytes, m.lanes);
+  return cuda::pushCopy(m, a, s);
+}
+
+// Broadcast by size: low-latency push up to BRAID_GPU_ONESHOT_BYTES, the chain from
+// BRAID_GPU_CHAIN_BYTES (3+ GPUs), scatter + allGather from 8 MiB if the chain starts later,
+// else the root's push to everyone.
+cudaError_t broadcast(const cuda::PeerMemory& m, const Params& p, const OpDesc& d, size_t bytes,
+                      cudaStream_t s, const char** what) {
+  if (bytes <= static_cast<size_t>(p.gpuOneShotBytes) && fitsLl(m, bytes)) {
+    *what = "low-latency broadcast";
+    return cuda::llBroadcast(m, llArgs(m, d, bytes), d.root, s);
+  }
+  if (m.size >= 3 && bytes >= static_cast<size_t>(p.gpuChainBytes)) {
+    *what = "broadcast (chain)";
+    cuda::ChainArgs a;
+    a.input = d.send;
+    a.output = d.recv;
+    a.bytes = bytes;
+    a.root = d.root;
+    a.blocks = blocksFor(bytes, m.lanes);
+    return cuda::chainBroadcast(m, a, s);
+  }
+  if (m.size >= 3 && bytes >= kScatterBroadcastBytes) {
+    *what = "broadcast (scatter + allGather)";
+    return scatterAllGatherBroadcast(m, d.send, d.recv, bytes, d.root, s);
+  }
+  *what = "broadcast";
+  cuda::PushCopyArgs a;
+  a.input = d.send;
+  a.output = d.recv;
+  a.bytes = bytes;
+  a.senders = 1u << d.root;
+  a.receivers = ((1u << m.size) - 1) & ~(1u << d.root);
+  a.ownCopy = m.rank == d.root;
+  a.blocks = blocksFor(bytes, m.lanes);
+  return cuda::pushCopy(m, a, s);
+}
+
 class PeerComm final : public DeviceComm {
  public:
   PeerComm(std::unique_ptr<nvlink::PeerMap> map, int device)
@@ -219,125 +319,28 @@ class PeerComm final : public DeviceComm {
     auto s = static_cast<cudaStream_t>(stream);
     BRAID_RETURN_IF_ERROR(orderAfterPrevious(s));
     const cuda::PeerMemory& m = map_->memory();
-    const size_t es = dataTypeSize(d.dtype);
-    const size_t bytes = d.count * es;
-    const uint32_t all = (1u << m.size) - 1;
+    const size_t bytes = d.count * dataTypeSize(d.dtype);
     cudaError_t e = cudaSuccess;
     const char* what = "";
     switch (d.kind) {
       case K::kAllReduce: {
-        auto algo = allReduceAlgorithm(m, bytes);
+        auto algo = allReduceAlgorithm(m, params(), bytes);
         if (!algo.isOk()) return algo.status();
         what = toString(*algo);
-        if (*algo == GpuAllReduce::kLlOneShot || *algo == GpuAllReduce::kLlTwoShot) {
-          cuda::LlArgs a;
-          a.input = d.send;
-          a.output = d.recv;
-          a.bytes = bytes;
-          llShape(a, (bytes + 7) / 8, m.lanes);
-          e = *algo == GpuAllReduce::kLlOneShot
-                  ? cuda::llReduce(m, a, d.dtype, d.op, s)
-                  : cuda::llTwoShotAllReduce(m, a, d.dtype, d.op, s);
-        } else if (*algo == GpuAllReduce::kOneShot) {
-          cuda::PushReduceArgs a;
-          a.input = d.send;
-          a.output = d.recv;
-          a.count = d.count;
-          a.receivers = all;
-          a.blocks = blocksFor(bytes, m.lanes);
-          e = cuda::pushReduce(m, a, d.dtype, d.op, s);
-        } else {
-          cuda::TwoShotArgs a;
-          a.input = d.send;
-          a.output = d.recv;
-          a.count = d.count;
-          a.blocks = blocksFor(bytes / m.size, m.lanes);
-          e = cuda::twoShotAllReduce(m, a, d.dtype, d.op, s);
-        }
+        e = allReduce(m, d, bytes, *algo, s);
         break;
       }
       case K::kReduceScatter:
+      case K::kReduce:
+        e = reduceToReceivers(m, d, bytes, s, &what);
+        break;
       case K::kAllGather:
-        if (fitsLl(m, bytes)) {
-          what = d.kind == K::kAllGather ? "low-latency allGather" : "low-latency reduceScatter";
-          cuda::LlArgs a;
-          a.input = d.send;
-          a.inputStride = d.kind == K::kReduceScatter ? bytes : 0;
-          a.output = d.recv;
-          a.outputStride = bytes;
-          a.bytes = bytes;
-          llShape(a, (bytes + 7) / 8, m.lanes);
-          e = d.kind == K::kAllGather ? cuda::llAllGather(m, a, s)
-                                      : cuda::llReduce(m, a, d.dtype, d.op, s);
-          break;
-        }
-        if (d.kind == K::kAllGather) {
-          e = allGatherPush(m, d, bytes, s);
-          what = "allGather";
-          break;
-        }
-        [[fallthrough]];
-      case K::kReduce: {
-        what = d.kind == K::kReduce ? "reduce" : "reduceScatter";
-        cuda::PushReduceArgs a;
-        a.input = d.send;
-        a.inputStride = d.kind == K::kReduce ? 0 : bytes;
-        a.output = d.recv;
-        a.count = d.count;
-        a.receivers = d.kind == K::kReduce ? 1u << d.root : all;
-        a.blocks = blocksFor(bytes, m.lanes);
-        e = cuda::pushReduce(m, a, d.dtype, d.op, s);
-        break;
-      }
       case K::kAllToAll:
-      case K::kBroadcast: {
-        if (d.kind == K::kBroadcast && bytes <= static_cast<size_t>(params().gpuOneShotBytes) &&
-            fitsLl(m, bytes)) {
-          what = "low-latency broadcast";
-          cuda::LlArgs a;
-          a.input = d.send;
-          a.output = d.recv;
-          a.bytes = bytes;
-          llShape(a, (bytes + 7) / 8, m.lanes);
-          e = cuda::llBroadcast(m, a, d.root, s);
-          break;
-        }
-        if (d.kind == K::kBroadcast && m.size >= 3 &&
-            bytes >= static_cast<size_t>(params().gpuChainBytes)) {
-          what = "broadcast (chain)";
-          cuda::ChainArgs a;
-          a.input = d.send;
-          a.output = d.recv;
-          a.bytes = bytes;
-          a.root = d.root;
-          a.blocks = blocksFor(bytes, m.lanes);
-          e = cuda::chainBroadcast(m, a, s);
-          break;
-        }
-        if (d.kind == K::kBroadcast && m.size >= 3 && bytes >= kScatterBroadcastBytes) {
-          what = "broadcast (scatter + allGather)";
-          e = scatterAllGatherBroadcast(m, d.send, d.recv, bytes, d.root, s);
-          break;
-        }
-        what = toString(d.kind).data();
-        cuda::PushCopyArgs a;
-        a.input = d.send;
-        a.output = d.recv;
-        a.bytes = bytes;
-        a.blocks = blocksFor(bytes, m.lanes);
-        if (d.kind == K::kBroadcast) {
-          a.senders = 1u << d.root;
-          a.receivers = all & ~(1u << d.root);
-          a.ownCopy = m.rank == d.root;
-        } else {
-          a.inputStride = bytes;
-          a.outputStride = bytes;
-          a.senders = a.receivers = all;
-          a.ownCopy = true;
-        }
-        e = cuda::pushCopy(m, a, s);
+        e = copyToEveryone(m, d, bytes, s, &what);
         break;
-      }
+      case K::kBroadcast:
+        e = broadcast(m, params(), d, bytes, s, &what);
+        break;
       case K::kSend:
       case K::kRecv:
         return runPointToPoint({d}, stream);
@@ -350,9 +353,10 @@ class PeerComm final : public DeviceComm {
 
   Status runPointToPoint(const std::vector<OpDesc>& ops, Stream stream) override {
     if (ops.size() > static_cast<size_t>(cuda::kMaxP2pOps)) {
-      return invalidArgument(fmt::format("a group holds {} GPU sends/receives on one "
-                                         "communicator; at most {} are supported",
-                                         ops.size(), cuda::kMaxP2pOps));
+      return invalidArgument(
+          fmt::format("a group holds {} GPU sends/receives on one "
+                      "communicator; at most {} are supported",
+                      ops.size(), cuda::kMaxP2pOps));
     }
     DeviceGuard guard(device_);
     auto s = static_cast<cudaStream_t>(stream);
