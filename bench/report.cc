@@ -238,8 +238,8 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
         << ", \"root\": " << r.root << ", \"inplace\": " << (r.inPlace ? "true" : "false")
         << ", \"iters\": " << r.iterations << ", \"time_us\": " << r.timeUs
         << ", \"time_avg_us\": " << r.avgUs << ", \"issue_us\": " << r.issueUs
-        << ", \"algbw_gbs\": " << r.algbw
-        << ", \"busbw_gbs\": " << r.busbw << ", \"wrong\": " << r.wrong << "}";
+        << ", \"algbw_gbs\": " << r.algbw << ", \"busbw_gbs\": " << r.busbw
+        << ", \"wrong\": " << r.wrong << "}";
     firstRow = false;
   }
   out << "\n  ]\n}\n";

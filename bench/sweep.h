@@ -50,7 +50,7 @@ struct Row {
   bool supported = true;
   int iterations = 0;  // timed
   double timeUs = 0, avgUs = 0, algbw = 0, busbw = 0;
-  double issueUs = 0;  // host wall-clock per call to enqueue it (slowest rank; JSON only)
+  double issueUs = 0;       // host wall-clock per call to enqueue it (slowest rank; JSON only)
   double predictedUs = -1;  // the tuner's prediction for the algorithm that ran (< 0: none)
   uint64_t wrong = 0;
 };

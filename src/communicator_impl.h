@@ -104,7 +104,7 @@ class Communicator::Impl {
   std::string hostId_;
   std::vector<std::string> hostIds_;  // by rank
   std::vector<std::unique_ptr<Transport>> transports_;
-  int device_ = -1;    // CUDA device of this rank, -1 without one
+  int device_ = -1;                       // CUDA device of this rank, -1 without one
   std::unique_ptr<gpu::DeviceComm> gpu_;  // created by the first device operation
   mutable std::array<std::atomic<const void*>, 8> knownDevice_{};
   mutable std::atomic<unsigned> knownNext_{0};

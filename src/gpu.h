@@ -39,10 +39,10 @@ int chooseDevice(int localRank);
 struct DeviceSetup {
   int rank = 0;
   int size = 1;
-  int device = 0;                          // this rank's CUDA device
-  std::shared_ptr<Store> store;            // this communicator's key space
-  std::vector<std::string> hostIds;        // by rank
-  std::chrono::milliseconds timeout{0};    // for setup and for every wait on the device
+  int device = 0;                        // this rank's CUDA device
+  std::shared_ptr<Store> store;          // this communicator's key space
+  std::vector<std::string> hostIds;      // by rank
+  std::chrono::milliseconds timeout{0};  // for setup and for every wait on the device
 };
 
 // Runs operations on device buffers. All methods are called with the communicator's executor

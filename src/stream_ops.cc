@@ -28,9 +28,9 @@ bool pointerMatters(const OpDesc& d, bool send, int rank) {
 // Bytes of the send and receive buffers of d on this rank.
 size_t bufferBytes(const OpDesc& d, bool send, int n) {
   const size_t bytes = d.count * dataTypeSize(d.dtype);
-  const bool nBlocks = d.kind == CollectiveKind::kAllToAll ||
-                       (send ? d.kind == CollectiveKind::kReduceScatter
-                             : d.kind == CollectiveKind::kAllGather);
+  const bool nBlocks =
+      d.kind == CollectiveKind::kAllToAll ||
+      (send ? d.kind == CollectiveKind::kReduceScatter : d.kind == CollectiveKind::kAllGather);
   return nBlocks ? bytes * static_cast<size_t>(n) : bytes;
 }
 

@@ -13,9 +13,9 @@
 // partBytes, then the low-latency (LL) region: [parity 0..1][writer 0..n-1] slots of
 // 2 * llBytes, where a writer stores 8 payload bytes and two copies of a 4-byte flag in each
 // 16-byte unit (one store), so a reader polls the data itself and needs no separate flag, fence
-// or ack (see ll_push.cu). Collectives alternate halves 0 and 1 by sequence number (a writer may run one
-// operation ahead of a slow reader); half 2 carries sends and receives. A lane is the region
-// one thread block uses; a block uses the same lane in every round of an operation.
+// or ack (see ll_push.cu). Collectives alternate halves 0 and 1 by sequence number (a writer may
+// run one operation ahead of a slow reader); half 2 carries sends and receives. A lane is the
+// region one thread block uses; a block uses the same lane in every round of an operation.
 #pragma once
 
 #include <cstddef>

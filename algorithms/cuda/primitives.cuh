@@ -377,16 +377,15 @@ __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int ha
 // {data0, flag, data1, flag}; each aligned 8-byte half arrives whole, so a reader that sees
 // both flags equal to the operation's flag has the whole payload. No fence, flag or ack.
 
-__device__ __forceinline__ uint4* llSlot(const PeerMemory& m, int reader, int parity,
-                                         int writer) {
+__device__ __forceinline__ uint4* llSlot(const PeerMemory& m, int reader, int parity, int writer) {
   const size_t unitsPerSlot = m.llBytes / 8;
   return reinterpret_cast<uint4*>(m.staging[reader] + m.llOffset) +
          (static_cast<size_t>(parity) * m.size + writer) * unitsPerSlot;
 }
 
 __device__ __forceinline__ void llStore(uint4* dst, uint2 v, uint32_t flag) {
-  asm volatile("st.volatile.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(dst), "r"(v.x),
-               "r"(flag), "r"(v.y), "r"(flag)
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(dst), "r"(v.x), "r"(flag),
+               "r"(v.y), "r"(flag)
                : "memory");
 }
 

@@ -1,9 +1,9 @@
 // The CUDA implementation of src/gpu.h's helpers: pointer classification, stream helpers and
 // the choice of device for a new communicator.
+#include "gpu.h"
+
 #include <cuda_runtime.h>
 #include <fmt/format.h>
-
-#include "gpu.h"
 
 namespace braid::gpu {
 namespace {
@@ -20,8 +20,8 @@ bool contextCurrent() {
   using CtxGetCurrent = int (*)(void**);
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult found{};
-  if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &fn, 12000, cudaEnableDefault,
-                                       &found) != cudaSuccess ||
+  if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &fn, 12000, cudaEnableDefault, &found) !=
+          cudaSuccess ||
       fn == nullptr) {
     cudaGetLastError();
     return false;

@@ -24,13 +24,13 @@ int gpus() {
   return n;
 }
 
-#define REQUIRE_GPUS(n)                                                                   \
+#define REQUIRE_GPUS(n) \
   if (gpus() < (n)) GTEST_SKIP() << "needs " << (n) << " GPU(s), found " << gpus()
 
 // Runs the worker on n ranks and expects "rank R ok" from each.
 void expectOk(int n, const std::string& args, const std::string& env = "") {
-  Ran r = runShell(env + " BRAID_TIMEOUT=60 " + kRun + " -n " + std::to_string(n) + " " +
-                   kWorker + " " + args);
+  Ran r = runShell(env + " BRAID_TIMEOUT=60 " + kRun + " -n " + std::to_string(n) + " " + kWorker +
+                   " " + args);
   ASSERT_EQ(r.exitCode, 0) << r.output;
   for (int rank = 0; rank < n; ++rank) {
     std::string line = "[" + std::to_string(rank) + "] rank " + std::to_string(rank) + " ok";
@@ -57,8 +57,7 @@ TEST_P(GpuAlgorithms, CollectivesWithSeveralAlgorithmsExact) {
 }
 INSTANTIATE_TEST_SUITE_P(Forced, GpuAlgorithms,
                          ::testing::Values("BRAID_GPU_ALGO=oneshot", "BRAID_GPU_ALGO=twoshot",
-                                           "BRAID_GPU_ALGO=oneshot-staged",
-                                           "BRAID_GPU_LL_BYTES=0",
+                                           "BRAID_GPU_ALGO=oneshot-staged", "BRAID_GPU_LL_BYTES=0",
                                            "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1"));
 
 TEST(Gpu, StagedThroughHostWhenPeerMemoryIsOff) {

@@ -29,19 +29,19 @@ using namespace braid;
 namespace braid::testing {
 cudaError_t launchEmpty(cudaStream_t s, bool withArgs, int threads);  // launch_probe.cu
 cudaError_t launchEmptyHow(cudaStream_t s, int mode);
-}
+}  // namespace braid::testing
 
 namespace {
 
 using K = CollectiveKind;
 
-#define CUDA_OK(call)                                                                     \
-  do {                                                                                    \
-    cudaError_t e_ = (call);                                                              \
-    if (e_ != cudaSuccess) {                                                              \
-      std::printf("rank %d FAIL %s: %s\n", rankForLog, #call, cudaGetErrorString(e_));    \
-      std::exit(4);                                                                       \
-    }                                                                                     \
+#define CUDA_OK(call)                                                                  \
+  do {                                                                                 \
+    cudaError_t e_ = (call);                                                           \
+    if (e_ != cudaSuccess) {                                                           \
+      std::printf("rank %d FAIL %s: %s\n", rankForLog, #call, cudaGetErrorString(e_)); \
+      std::exit(4);                                                                    \
+    }                                                                                  \
   } while (0)
 
 int rankForLog = -1;
@@ -86,10 +86,10 @@ long runCase(Communicator& comm, Buffers& b, const Case& c) {
   const bool nIn = c.kind == K::kReduceScatter || c.kind == K::kAllToAll;
   const bool nOut = c.kind == K::kAllGather || c.kind == K::kAllToAll;
   const size_t inCount = count * (nIn ? n : 1), outCount = count * (nOut ? n : 1);
-  const ReduceOp dataOp = c.kind == K::kAllReduce || c.kind == K::kReduceScatter ||
-                                  c.kind == K::kReduce
-                              ? c.op
-                              : ReduceOp::kSum;
+  const ReduceOp dataOp =
+      c.kind == K::kAllReduce || c.kind == K::kReduceScatter || c.kind == K::kReduce
+          ? c.op
+          : ReduceOp::kSum;
   // Host input and expected output.
   std::vector<uint8_t> in(inCount * es + 16), want(outCount * es + 16), got(outCount * es + 16);
   switch (c.kind) {
@@ -264,7 +264,8 @@ int graph(Communicator& comm) {
   CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
   st = comm.allReduce(in, out, count, DataType::kFloat32, ReduceOp::kSum, s);
   if (st.isOk()) st = comm.allGather(in, gathered, count, DataType::kFloat32, s);
-  if (st.isOk()) st = comm.reduceScatter(in, scattered, count, DataType::kFloat32, ReduceOp::kMax, s);
+  if (st.isOk())
+    st = comm.reduceScatter(in, scattered, count, DataType::kFloat32, ReduceOp::kMax, s);
   CUDA_OK(cudaStreamEndCapture(s, &g));
   if (!st.isOk()) return fail(r, st);
   cudaGraphExec_t exec;
@@ -291,8 +292,8 @@ int graph(Communicator& comm) {
     for (size_t i = 0; i < count; ++i) {
       float m = 0;
       for (int w = 0; w < n; ++w) {
-        float v = static_cast<float>(exact::input(DataType::kFloat32, op, w, n,
-                                                  replay * 11 + r * count + i));
+        float v = static_cast<float>(
+            exact::input(DataType::kFloat32, op, w, n, replay * 11 + r * count + i));
         m = w == 0 || v > m ? v : m;
       }
       mx[i] = m;
@@ -325,8 +326,12 @@ int twoComms(Communicator& a) {
     Communicator& c = i % 2 ? b : a;
     if (i >= 6) std::swap(buf.stream, s2);  // alternate streams too
     const size_t count = i % 3 == 0 ? 1000003 : 5000 + i;
-    Case k{i % 4 == 3 ? K::kAllGather : K::kAllReduce, DataType::kFloat32, ReduceOp::kSum, count,
-           false, 0};
+    Case k{i % 4 == 3 ? K::kAllGather : K::kAllReduce,
+           DataType::kFloat32,
+           ReduceOp::kSum,
+           count,
+           false,
+           0};
     if (k.kind == K::kAllGather) k.count = count / n;
     long wrong = runCase(c, buf, k);
     if (wrong != 0) {
@@ -367,8 +372,8 @@ int latency(Communicator& comm) {
       done += std::chrono::duration<double, std::micro>(t2 - t0).count();
     }
     if (r == 0) {
-      std::printf("latency %-34s issue %6.2f us/call, done %6.2f us/call\n", what,
-                  issued / iters, done / iters);
+      std::printf("latency %-34s issue %6.2f us/call, done %6.2f us/call\n", what, issued / iters,
+                  done / iters);
     }
     return 0;
   };
@@ -439,6 +444,8 @@ int main(int argc, char** argv) {
   if (mode == "twocomms") return twoComms(**comm);
   if (mode == "latency") return latency(**comm);
   if (mode == "kill" && argc == 4) return killTest(**comm, std::atoi(argv[2]), std::atoi(argv[3]));
-  std::fprintf(stderr, "usage: braid-test-gpu-worker matrix|quick|variants|graph|twocomms|latency|kill V K\n");
+  std::fprintf(
+      stderr,
+      "usage: braid-test-gpu-worker matrix|quick|variants|graph|twocomms|latency|kill V K\n");
   return 2;
 }

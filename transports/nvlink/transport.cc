@@ -168,8 +168,7 @@ Status PeerMap::init(const Setup& s) {
     int access = 1, native = 1;
     if (peerDevice != s.device) {
       cudaDeviceCanAccessPeer(&access, s.device, peerDevice);
-      cudaDeviceGetP2PAttribute(&native, cudaDevP2PAttrNativeAtomicSupported, s.device,
-                                peerDevice);
+      cudaDeviceGetP2PAttribute(&native, cudaDevP2PAttrNativeAtomicSupported, s.device, peerDevice);
       if (access) {
         cudaError_t e = cudaDeviceEnablePeerAccess(peerDevice, 0);
         if (e != cudaSuccess && e != cudaErrorPeerAccessAlreadyEnabled) access = 0;
