@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "braid/communicator.h"
@@ -54,6 +55,8 @@ class Backend {
   virtual std::string transport() const = 0;
   virtual Status run(const Call& call) = 0;
   virtual Status barrier() = 0;
+  // Registers device buffers with the library (-R 1: braidCommRegister, ncclCommRegister).
+  virtual Status registerBuffers(const std::vector<std::pair<void*, size_t>>& buffers) = 0;
   // Whether the library has an in-place form of c (none has one for sendrecv).
   virtual bool supportsInPlace(Collective c) const { return c != Collective::kSendRecv; }
   // In-place reduceScatter leaves the result at the start of the buffer (MPI) instead of at

@@ -63,6 +63,13 @@ class BraidBackend final : public Backend {
     return c.stream != nullptr ? issue(c, c.stream) : issue(c);
   }
   Status barrier() override { return comm_.barrier(); }
+  Status registerBuffers(const std::vector<std::pair<void*, size_t>>& buffers) override {
+    for (const auto& [p, bytes] : buffers) {
+      auto handle = comm_.registerBuffer(p, bytes);
+      if (!handle.isOk()) return handle.status();
+    }
+    return Status();
+  }
 
  private:
   // The Communicator call for c; `stream` is empty (host buffers) or the one CUDA stream.

@@ -65,6 +65,9 @@ class CudaDevice final : public Device {
 
   std::string name() const override { return name_; }
   Stream stream() const override { return stream_; }
+  std::vector<std::pair<void*, size_t>> buffers() const override {
+    return {{send_, capacity_}, {recv_, capacity_}};
+  }
 
   Result<Call> prepare(Buffers& buf, bool inPlace, bool fill, bool rsInPlaceAtStart) override {
     if (buf.sendHostBytes() > capacity_ || buf.recvHostBytes() > capacity_) {

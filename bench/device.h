@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend.h"
@@ -32,6 +33,8 @@ class Device {
                       double* totalUs, double* issueUs) = 0;
   // Waits until everything this rank enqueued has finished (and reports its errors).
   virtual Status sync() = 0;
+  // The buffers every call uses (device buffers, for registration with -R 1); none on the CPU.
+  virtual std::vector<std::pair<void*, size_t>> buffers() const { return {}; }
 };
 
 std::unique_ptr<Device> makeCpuDevice();

@@ -105,6 +105,13 @@ int main(int argc, char** argv) {
   app.add_option("--device", c.device,
                  "where the buffers live: cpu (default) or cuda (one GPU per process: the local "
                  "rank's)");
+  int registerBuffers = 0;
+  app.add_option("-R,--register", registerBuffers,
+                 "1: register the device buffers with every library first (braidCommRegister, "
+                 "ncclCommRegister; as nccl-tests' -R 1), so that braid's large allReduce, "
+                 "reduceScatter and allGather read and write peers' buffers directly; 0 (default): "
+                 "do not")
+      ->check(CLI::Range(0, 1));
   app.add_flag("--inplace-only", o.inPlaceOnly, "measure only in-place calls");
   app.add_option("--min-bw", o.minBusBw,
                  "exit 1 if the mean busbw (GB/s) of braid's rows is lower");
@@ -252,6 +259,13 @@ int main(int argc, char** argv) {
         series.push_back({owned.back().get(), "default", "nccl"});
       }
 #endif
+    }
+    if (registerBuffers == 1) {
+      if (!onGpu) return fail("-R 1 registers device buffers: add --device cuda");
+      for (auto& b : owned) {
+        Status st = b->registerBuffers(device->buffers());
+        if (!st.isOk()) return fail(b->name() + ": " + st.toString());
+      }
     }
     status = runSweep(**comm, *device, series, o);
   }

@@ -113,6 +113,9 @@ class MpiBackend final : public Backend {
     return internalError("unknown collective");
   }
   Status barrier() override { return check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  Status registerBuffers(const std::vector<std::pair<void*, size_t>>&) override {
+    return unsupported("MPI runs on host buffers: nothing to register");
+  }
 
  private:
   int rank_ = 0, size_ = 1;

@@ -63,6 +63,7 @@ class NcclBackend final : public Backend {
   NcclBackend(Communicator& comm, Stream stream)
       : comm_(comm), stream_(static_cast<cudaStream_t>(stream)) {}
   ~NcclBackend() override {
+    for (void* h : registered_) ncclCommDeregister(nccl_, h);
     if (nccl_ != nullptr) ncclCommDestroy(nccl_);
   }
 
@@ -133,6 +134,14 @@ class NcclBackend final : public Backend {
   }
   // Called with this rank's stream drained: the host-side rendezvous of braid suffices.
   Status barrier() override { return comm_.barrier(); }
+  Status registerBuffers(const std::vector<std::pair<void*, size_t>>& buffers) override {
+    for (const auto& [p, bytes] : buffers) {
+      void* handle = nullptr;
+      BRAID_RETURN_IF_ERROR(check(ncclCommRegister(nccl_, p, bytes, &handle), "ncclCommRegister"));
+      registered_.push_back(handle);
+    }
+    return Status();
+  }
 
  private:
   Status check(ncclResult_t rc, const char* what) const {
@@ -146,6 +155,7 @@ class NcclBackend final : public Backend {
   Communicator& comm_;
   cudaStream_t stream_;
   ncclComm_t nccl_ = nullptr;
+  std::vector<void*> registered_;
 };
 
 }  // namespace

@@ -95,6 +95,25 @@ cudaError_t chainBroadcast(const PeerMemory& m, const ChainArgs& a, cudaStream_t
 // rank to everyone (so that every rank hears from every rank, as the LL protocol needs).
 cudaError_t llBroadcast(const PeerMemory& m, const LlArgs& a, int root, cudaStream_t stream);
 
+// Direct collectives on registered buffers (direct.cu): every rank's buffers are mapped here,
+// so ranks read and write each other's buffers in place. Two barriers per launch.
+struct DirectArgs {
+  const void* input[kMaxRanks] = {};  // every rank's input as mapped here ([rank]: its own)
+  void* output[kMaxRanks] = {};       // every rank's output as mapped here
+  // allReduce: elements; reduceScatter: elements per block; allGather: bytes per rank.
+  size_t count = 0;
+  uint32_t check = 0;  // a hash of the call, the same on every rank for matching calls
+  int blocks = 1;
+};
+// allReduce: rank j reduces shard j of every input in rank order into every output.
+cudaError_t directAllReduce(const PeerMemory& m, const DirectArgs& a, DataType dtype, ReduceOp op,
+                            cudaStream_t stream);
+// reduceScatter: rank j reduces block j of every input into its own output (output[rank]).
+cudaError_t directReduceScatter(const PeerMemory& m, const DirectArgs& a, DataType dtype,
+                                ReduceOp op, cudaStream_t stream);
+// allGather: rank j writes its input (input[rank]) into block j of every output.
+cudaError_t directAllGather(const PeerMemory& m, const DirectArgs& a, cudaStream_t stream);
+
 // Sends and receives of one group, in one launch: every direction (peer, send or receive) gets
 // its own blocks and runs its operations in call order.
 inline constexpr int kMaxP2pOps = 64;

@@ -52,7 +52,12 @@ struct Control {
   volatile int abort;  // non-zero: every wait gives up
   int error;           // first failure seen by a kernel: code << 16 | (peer + 1)
 };
-enum DeviceError : int { kDeviceTimeout = 1, kDeviceAborted = 2, kDevicePeerFailed = 3 };
+enum DeviceError : int {
+  kDeviceTimeout = 1,
+  kDeviceAborted = 2,
+  kDevicePeerFailed = 3,
+  kDeviceMismatch = 4,  // a peer called a direct collective with other arguments
+};
 
 // What every kernel gets (by value).
 struct PeerMemory {
@@ -70,12 +75,16 @@ struct PeerMemory {
 };
 
 // Flag arrays: ready, ack and sent, each kHalves * n * lanes * 2 words, then one word per rank
-// where peers report their failure.
+// where peers report their failure, then the direct kernels' barrier words (direct.cu):
+// [writer 0..n-1][lane][start/end].
 BRAID_HOST_DEVICE inline size_t flagSlots(int n, int lanes) {
   return static_cast<size_t>(kHalves) * n * lanes * 2;
 }
-BRAID_HOST_DEVICE inline size_t flagWords(int n, int lanes) {
+BRAID_HOST_DEVICE inline size_t directFlagsOffset(int n, int lanes) {
   return 3 * flagSlots(n, lanes) + kMaxRanks;
+}
+BRAID_HOST_DEVICE inline size_t flagWords(int n, int lanes) {
+  return directFlagsOffset(n, lanes) + static_cast<size_t>(n) * lanes * 2;
 }
 // Bytes of the LL region: 2 parities x n writers x 16-byte units for llBytes of payload.
 BRAID_HOST_DEVICE inline size_t llRegionBytes(int n, size_t llBytes) {

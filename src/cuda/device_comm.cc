@@ -4,6 +4,7 @@
 // that will never be raised.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -28,21 +29,7 @@ Status launched(cudaError_t e, const char* what) {
   return systemError(fmt::format("launching {}: {}", what, cudaGetErrorString(e)));
 }
 
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    cudaGetDevice(&old_);
-    if (old_ != device) cudaSetDevice(device);
-  }
-  ~DeviceGuard() {
-    int now = 0;
-    cudaGetDevice(&now);
-    if (now != old_) cudaSetDevice(old_);
-  }
-
- private:
-  int old_ = 0;
-};
+using nvlink::DeviceGuard;
 
 // Blocks for a transfer of `bytes` per destination: one per 8 KiB (small messages are
 // latency-bound: more blocks push in parallel), at most the configured lanes.
@@ -271,6 +258,86 @@ cudaError_t broadcast(const cuda::PeerMemory& m, const Params& p, const OpDesc& 
   return cuda::pushCopy(m, a, s);
 }
 
+// Direct collectives (direct.cu) where the buffers a call shares with its peers lie in
+// registered windows: allReduce (input and output), reduceScatter (input), allGather (output),
+// from BRAID_GPU_DIRECT_BYTES of the whole buffer, unless BRAID_GPU_ALGO forces an algorithm.
+// Fills *a and returns true; false: stage as usual. Windows are registered collectively and
+// used at the same offsets on every rank, so every rank decides alike.
+bool directArgs(const nvlink::PeerMap& map, const Params& p, const OpDesc& d, size_t bytes,
+                cuda::DirectArgs* a) {
+  const bool allReduce = d.kind == K::kAllReduce, scatter = d.kind == K::kReduceScatter,
+             gather = d.kind == K::kAllGather;
+  if (!(allReduce || scatter || gather) || p.gpuDirectBytes < 0 || !p.gpuAlgo.empty()) {
+    return false;
+  }
+  const cuda::PeerMemory& m = map.memory();
+  const int n = m.size, me = m.rank;
+  const size_t whole = allReduce ? bytes : bytes * n;
+  if (whole < static_cast<size_t>(p.gpuDirectBytes)) return false;
+  size_t inOffset = 0, outOffset = 0;
+  const nvlink::Window* in = nullptr;
+  const nvlink::Window* out = nullptr;
+  if (!gather && (in = map.findWindow(d.send, whole, &inOffset)) == nullptr) return false;
+  if (!scatter && (out = map.findWindow(d.recv, whole, &outOffset)) == nullptr) return false;
+  for (int r = 0; r < n; ++r) {
+    if (in != nullptr) a->input[r] = in->base[r] + inOffset;
+    if (out != nullptr) a->output[r] = out->base[r] + outOffset;
+  }
+  if (gather) a->input[me] = d.send;
+  if (scatter) a->output[me] = d.recv;
+  a->count = gather ? bytes : d.count;
+  // One block per 8 KiB of this rank's part, at most the configured lanes.
+  const size_t part = allReduce ? bytes / n : bytes;
+  a->blocks = static_cast<int>(std::clamp<size_t>(part / 8192, 1, m.lanes));
+  // FNV-1a over what must match on every rank.
+  uint32_t h = 2166136261u;
+  for (uint64_t v : {uint64_t(d.kind), uint64_t(d.count), uint64_t(d.dtype), uint64_t(d.op),
+                     uint64_t(in ? in->id : -1), inOffset, uint64_t(out ? out->id : -1), outOffset,
+                     uint64_t(a->blocks)}) {
+    for (int i = 0; i < 8; ++i) h = (h ^ ((v >> (8 * i)) & 0xff)) * 16777619u;
+  }
+  a->check = h;
+  return true;
+}
+
+cudaError_t runDirect(const cuda::PeerMemory& m, const OpDesc& d, const cuda::DirectArgs& a,
+                      cudaStream_t s, const char** what) {
+  switch (d.kind) {
+    case K::kAllReduce:
+      *what = "direct allReduce";
+      return cuda::directAllReduce(m, a, d.dtype, d.op, s);
+    case K::kReduceScatter:
+      *what = "direct reduceScatter";
+      return cuda::directReduceScatter(m, a, d.dtype, d.op, s);
+    default:
+      *what = "direct allGather";
+      return cuda::directAllGather(m, a, s);
+  }
+}
+
+// Every collective through the staging buffers (or LL slots), by kind and size.
+Result<cudaError_t> runStaged(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes,
+                              cudaStream_t s, const char** what) {
+  switch (d.kind) {
+    case K::kAllReduce: {
+      auto algo = allReduceAlgorithm(m, params(), bytes);
+      if (!algo.isOk()) return algo.status();
+      *what = toString(*algo);
+      return allReduce(m, d, bytes, *algo, s);
+    }
+    case K::kReduceScatter:
+    case K::kReduce:
+      return reduceToReceivers(m, d, bytes, s, what);
+    case K::kAllGather:
+    case K::kAllToAll:
+      return copyToEveryone(m, d, bytes, s, what);
+    case K::kBroadcast:
+      return broadcast(m, params(), d, bytes, s, what);
+    default:
+      return unsupported(fmt::format("{} has no GPU algorithm", toString(d.kind)));
+  }
+}
+
 class PeerComm final : public DeviceComm {
  public:
   PeerComm(std::unique_ptr<nvlink::PeerMap> map, int device)
@@ -315,37 +382,21 @@ class PeerComm final : public DeviceComm {
   }
 
   Status run(const OpDesc& d, Stream stream) override {
+    if (d.kind == K::kSend || d.kind == K::kRecv) return runPointToPoint({d}, stream);
     DeviceGuard guard(device_);
     auto s = static_cast<cudaStream_t>(stream);
     BRAID_RETURN_IF_ERROR(orderAfterPrevious(s));
     const cuda::PeerMemory& m = map_->memory();
     const size_t bytes = d.count * dataTypeSize(d.dtype);
-    cudaError_t e = cudaSuccess;
     const char* what = "";
-    switch (d.kind) {
-      case K::kAllReduce: {
-        auto algo = allReduceAlgorithm(m, params(), bytes);
-        if (!algo.isOk()) return algo.status();
-        what = toString(*algo);
-        e = allReduce(m, d, bytes, *algo, s);
-        break;
-      }
-      case K::kReduceScatter:
-      case K::kReduce:
-        e = reduceToReceivers(m, d, bytes, s, &what);
-        break;
-      case K::kAllGather:
-      case K::kAllToAll:
-        e = copyToEveryone(m, d, bytes, s, &what);
-        break;
-      case K::kBroadcast:
-        e = broadcast(m, params(), d, bytes, s, &what);
-        break;
-      case K::kSend:
-      case K::kRecv:
-        return runPointToPoint({d}, stream);
-      default:
-        return unsupported(fmt::format("{} has no GPU algorithm", toString(d.kind)));
+    cudaError_t e = cudaSuccess;
+    cuda::DirectArgs direct;
+    if (directArgs(*map_, params(), d, bytes, &direct)) {
+      e = runDirect(m, d, direct, s, &what);
+    } else {
+      auto staged = runStaged(m, d, bytes, s, &what);
+      if (!staged.isOk()) return staged.status();
+      e = *staged;
     }
     BRAID_RETURN_IF_ERROR(launched(e, what));
     return recordLaunch(s);
@@ -389,17 +440,30 @@ class PeerComm final : public DeviceComm {
     return recordLaunch(s);
   }
 
+  // With peer memory mapped, a registration maps every rank's buffer (a window) for the
+  // direct kernels; otherwise it is only recorded (every call stages through host memory).
   Result<void*> registerBuffer(void* buffer, size_t bytes) override {
     std::lock_guard<std::mutex> lock(mu_);
+    int window = -1;
+    if (map_->links().mapped) {
+      auto id = map_->registerWindow(buffer, bytes);
+      if (!id.isOk()) return id.status();
+      window = *id;
+    }
     void* handle = reinterpret_cast<void*>(++lastHandle_);
-    registered_[handle] = {buffer, bytes};
+    registered_[handle] = window;
     return handle;
   }
 
   Status deregisterBuffer(void* handle) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (registered_.erase(handle) == 0) return invalidArgument("unknown registration handle");
-    return Status();
+    auto it = registered_.find(handle);
+    if (it == registered_.end()) return invalidArgument("unknown registration handle");
+    const int window = it->second;
+    registered_.erase(it);
+    if (window < 0) return Status();
+    DeviceGuard guard(device_);
+    return map_->deregisterWindow(window);
   }
 
  private:
@@ -449,7 +513,7 @@ class PeerComm final : public DeviceComm {
   bool stopping_ = false;
   std::thread watchdog_;
   uintptr_t lastHandle_ = 0;
-  std::map<void*, std::pair<void*, size_t>> registered_;
+  std::map<void*, int> registered_;  // handle -> window id (-1: recorded only)
 };
 
 }  // namespace

@@ -48,7 +48,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, GpuMatrix, ::testing::Values(1, 2, 3, 4));
 
 // Each GPU algorithm forced at every size: allReduce low-latency one-shot and two-shot (up to
 // BRAID_GPU_LL_BYTES) and the staged ones; reduceScatter, allGather and broadcast with LL off;
-// broadcast down the chain. 3 ranks where there are 3 GPUs (uneven two-shot shards).
+// broadcast down the chain; the direct kernels on registered buffers at every size. 3 ranks where there are 3 GPUs (uneven two-shot shards).
 class GpuAlgorithms : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GpuAlgorithms, CollectivesWithSeveralAlgorithmsExact) {
@@ -58,7 +58,25 @@ TEST_P(GpuAlgorithms, CollectivesWithSeveralAlgorithmsExact) {
 INSTANTIATE_TEST_SUITE_P(Forced, GpuAlgorithms,
                          ::testing::Values("BRAID_GPU_ALGO=oneshot", "BRAID_GPU_ALGO=twoshot",
                                            "BRAID_GPU_ALGO=oneshot-staged", "BRAID_GPU_LL_BYTES=0",
-                                           "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1"));
+                                           "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1",
+                                           "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0"));
+
+// Registered buffers on 2 and 4 GPUs too (the direct kernels' shards and lanes differ).
+TEST(Gpu, RegisteredBuffersDirectOnTwoAndFourGpus) {
+  REQUIRE_GPUS(2);
+  expectOk(2, "variants", "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0");
+  if (gpus() >= 4) expectOk(4, "variants", "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0");
+}
+
+TEST(Gpu, GraphCaptureAndReplayOnRegisteredBuffers) {
+  REQUIRE_GPUS(2);
+  expectOk(gpus() >= 4 ? 4 : 2, "graph", "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0");
+}
+
+TEST(Gpu, RegistrationErrorsAndMismatchedOffsetsAreReported) {
+  REQUIRE_GPUS(2);
+  expectOk(gpus() >= 3 ? 3 : 2, "mismatch");
+}
 
 TEST(Gpu, StagedThroughHostWhenPeerMemoryIsOff) {
   REQUIRE_GPUS(2);

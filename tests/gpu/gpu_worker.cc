@@ -10,6 +10,10 @@
 //   twocomms    two communicators over the same GPUs used alternately
 //   latency     host microseconds per call of small allReduces and of CUDA calls (a tool)
 //   kill V K    allReduces in a loop; rank V kills itself at iteration K; the others report
+//   mismatch    registration of memory without IPC is refused on every rank; registered
+//               buffers used at different offsets fail every rank with a clear error
+// BRAID_TEST_REGISTER=1: matrix, variants and graph register their buffers (braidCommRegister),
+// so calls from BRAID_GPU_DIRECT_BYTES take the direct kernels.
 // Prints "rank R ok <mode> (<checks> checks)" or "rank R error: ..." / "rank R FAIL ...".
 #include <cuda_runtime.h>
 #include <signal.h>
@@ -18,7 +22,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "braid/communicator.h"
@@ -50,6 +56,20 @@ int fail(int rank, const Status& s) {
   std::printf("rank %d error: %s\n", rank, s.toString().c_str());
   std::fflush(stdout);
   return 3;
+}
+
+// Registers each buffer when BRAID_TEST_REGISTER=1; false (after printing) on failure.
+bool maybeRegister(Communicator& comm, std::initializer_list<std::pair<void*, size_t>> buffers) {
+  const char* env = std::getenv("BRAID_TEST_REGISTER");
+  if (env == nullptr || std::string(env) != "1") return true;
+  for (const auto& [p, bytes] : buffers) {
+    auto h = comm.registerBuffer(p, bytes);
+    if (!h.isOk()) {
+      fail(comm.rank(), h.status());
+      return false;
+    }
+  }
+  return true;
 }
 
 // Device buffers reused by every check (large enough for the biggest one).
@@ -195,6 +215,7 @@ int matrix(Communicator& comm, const std::string& mode) {
   CUDA_OK(cudaMalloc(&b.send, b.bytes));
   CUDA_OK(cudaMalloc(&b.recv, b.bytes));
   CUDA_OK(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking));
+  if (!maybeRegister(comm, {{b.send, b.bytes}, {b.recv, b.bytes}})) return 3;
   const K kinds[] = {K::kAllReduce, K::kReduceScatter, K::kAllGather, K::kBroadcast,
                      K::kReduce,    K::kAllToAll,      K::kSend};
   long checks = 0, failures = 0;
@@ -254,6 +275,12 @@ int graph(Communicator& comm) {
   CUDA_OK(cudaMalloc(&out, count * sizeof(float)));
   CUDA_OK(cudaMalloc(&gathered, count * n * sizeof(float)));
   CUDA_OK(cudaMalloc(&scattered, count * sizeof(float)));
+  if (!maybeRegister(comm, {{in, count * n * sizeof(float)},
+                            {out, count * sizeof(float)},
+                            {gathered, count * n * sizeof(float)},
+                            {scattered, count * sizeof(float)}})) {
+    return 3;
+  }
   cudaStream_t s;
   CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   // One uncaptured call sets the communicator's GPU side up.
@@ -409,6 +436,41 @@ int latency(Communicator& comm) {
   return 0;
 }
 
+int mismatch(Communicator& comm) {
+  const int r = comm.rank();
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  // A stream-ordered pool's memory has no legacy IPC handle: refused on every rank, naming one.
+  void* pooled = nullptr;
+  CUDA_OK(cudaMallocAsync(&pooled, 1 << 20, s));
+  CUDA_OK(cudaStreamSynchronize(s));
+  auto refused = comm.registerBuffer(pooled, 1 << 20);
+  if (refused.isOk() || refused.status().message().find("cannot register") == std::string::npos) {
+    std::printf("rank %d FAIL registering pool memory: %s\n", r,
+                refused.isOk() ? "accepted" : refused.status().toString().c_str());
+    return 5;
+  }
+  // Registered buffers at different offsets: rank 0 at 0, the others 64 elements in.
+  const size_t count = size_t{1} << 20;
+  float* buf = nullptr;
+  CUDA_OK(cudaMalloc(&buf, (count + 64) * sizeof(float)));
+  CUDA_OK(cudaMemset(buf, 0, (count + 64) * sizeof(float)));
+  auto h = comm.registerBuffer(buf, (count + 64) * sizeof(float));
+  if (!h.isOk()) return fail(r, h.status());
+  float* at = buf + (r == 0 ? 0 : 64);
+  Status st = comm.allReduce(at, at, count, DataType::kFloat32, ReduceOp::kSum, s);
+  if (!st.isOk()) return fail(r, st);
+  CUDA_OK(cudaStreamSynchronize(s));
+  Status async = comm.asyncError();
+  if (async.isOk() || async.message().find("other arguments") == std::string::npos) {
+    std::printf("rank %d FAIL mismatched offsets: %s\n", r,
+                async.isOk() ? "not detected" : async.toString().c_str());
+    return 5;
+  }
+  std::printf("rank %d ok mismatch (%s)\n", r, async.message().c_str());
+  return 0;
+}
+
 int killTest(Communicator& comm, int victim, int atIteration) {
   signal(SIGTERM, SIG_IGN);  // stay alive to report what braid says
   const int r = comm.rank();
@@ -443,9 +505,10 @@ int main(int argc, char** argv) {
   if (mode == "graph") return graph(**comm);
   if (mode == "twocomms") return twoComms(**comm);
   if (mode == "latency") return latency(**comm);
+  if (mode == "mismatch") return mismatch(**comm);
   if (mode == "kill" && argc == 4) return killTest(**comm, std::atoi(argv[2]), std::atoi(argv[3]));
   std::fprintf(
       stderr,
-      "usage: braid-test-gpu-worker matrix|quick|variants|graph|twocomms|latency|kill V K\n");
+      "usage: braid-test-gpu-worker matrix|quick|variants|graph|twocomms|latency|mismatch|kill V K\n");
   return 2;
 }

@@ -37,19 +37,6 @@ struct Info {
   int32_t device;
 };
 
-// Restores the caller's current device.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    cudaGetDevice(&old_);
-    if (old_ != device) cudaSetDevice(device);
-  }
-  ~DeviceGuard() { cudaSetDevice(old_); }
-
- private:
-  int old_ = 0;
-};
-
 bool exited(int pidfd) {
   if (pidfd < 0) return false;
   pollfd p{pidfd, POLLIN, 0};
@@ -57,6 +44,16 @@ bool exited(int pidfd) {
 }
 
 }  // namespace
+
+DeviceGuard::DeviceGuard(int device) {
+  cudaGetDevice(&old_);
+  if (old_ != device) cudaSetDevice(device);
+}
+DeviceGuard::~DeviceGuard() {
+  int now = 0;
+  cudaGetDevice(&now);
+  if (now != old_) cudaSetDevice(old_);
+}
 
 Result<std::unique_ptr<PeerMap>> PeerMap::create(const Setup& setup) {
   std::unique_ptr<PeerMap> m(new PeerMap());
@@ -239,6 +236,12 @@ Status PeerMap::deviceError() const {
     case cuda::kDeviceTimeout:
       return timeoutError(fmt::format("a GPU collective timed out after {} ms waiting for rank {}",
                                       setup_.timeout.count(), peer));
+    case cuda::kDeviceMismatch:
+      return invalidArgument(fmt::format(
+          "rank {} called a GPU collective on registered buffers with other arguments than this "
+          "rank (registered buffers must be used at the same offset, with the same count, type "
+          "and operation on every rank)",
+          peer));
     case cuda::kDevicePeerFailed:
       return remoteError(fmt::format("rank {} reported a failure of a GPU collective", peer));
     default:
@@ -273,6 +276,7 @@ PeerMap::~PeerMap() {
     }
   }
   for (void* p : opened_) cudaIpcCloseMemHandle(p);
+  for (const auto& mapping : windowMappings_) cudaIpcCloseMemHandle(mapping.second.first);
   for (int fd : pidfds_) {
     if (fd >= 0) close(fd);
   }

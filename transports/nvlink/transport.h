@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,26 @@ struct Links {
   std::string text;        // one-line description
 };
 
+// Makes `device` current for a scope, restoring the caller's device afterwards.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int old_ = 0;
+};
+
+// A registered buffer (registerWindow), every rank's as mapped here. Calls use the same offset
+// in it on every rank (symmetric memory, like NCCL's windows).
+struct Window {
+  int id = 0;
+  size_t bytes = 0;                       // the smallest rank's buffer: usable on every rank
+  uint8_t* base[cuda::kMaxRanks] = {};    // [rank]: that rank's buffer; [own rank]: the caller's
+};
+
 class PeerMap {
  public:
   // Collective over the communicator's ranks.
@@ -58,6 +79,15 @@ class PeerMap {
   // Makes every running and future wait of this rank's kernels give up.
   void abort();
 
+  // Maps every rank's buffer of this registration (collective: every rank calls it, in the same
+  // order, with its own buffer). Fails on every rank alike, naming the rank, when a buffer cannot
+  // be exported or mapped (e.g. memory from a pool without IPC). Needs links().mapped.
+  Result<int> registerWindow(void* buffer, size_t bytes);
+  // Unmaps the peers' buffers of window id after this device's work finished.
+  Status deregisterWindow(int id);
+  // The window holding [p, p + bytes) of this rank's memory and p's offset in it, or nullptr.
+  const Window* findWindow(const void* p, size_t bytes, size_t* offset) const;
+
  private:
   PeerMap() = default;
   Status init(const Setup& setup);
@@ -70,6 +100,11 @@ class PeerMap {
   void* counters_ = nullptr;
   cuda::Control* control_ = nullptr;  // host-mapped
   std::vector<void*> opened_;         // peers' IPC mappings to close
+  int windowsRegistered_ = 0;         // registrations so far: the next one's id
+  std::map<int, Window> windows_;
+  // Peers' allocations mapped for windows, by (rank, IPC handle bytes): address and users.
+  std::map<std::pair<int, std::string>, std::pair<void*, int>> windowMappings_;
+  std::map<int, std::vector<std::pair<int, std::string>>> windowKeys_;  // by window id
   std::vector<int> pidfds_;           // by rank; -1 for self and in-process peers
   std::vector<long long> pids_;
 };
