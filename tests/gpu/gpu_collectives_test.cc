@@ -61,10 +61,11 @@ INSTANTIATE_TEST_SUITE_P(Forced, GpuAlgorithms,
                                            "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1",
                                            "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0"));
 
-// Registered buffers on 2 and 4 GPUs too (the direct kernels' shards and lanes differ).
+// Registered buffers on 2 and 4 GPUs too (the direct kernels' shards and lanes differ); on 2
+// with 2 blocks, so that a block's range spans several of the wide tiles and a remainder.
 TEST(Gpu, RegisteredBuffersDirectOnTwoAndFourGpus) {
   REQUIRE_GPUS(2);
-  expectOk(2, "variants", "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0");
+  expectOk(2, "variants", "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0 BRAID_GPU_BLOCKS=2");
   if (gpus() >= 4) expectOk(4, "variants", "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0");
 }
 
