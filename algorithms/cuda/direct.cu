@@ -17,44 +17,6 @@
 namespace braid::cuda {
 namespace {
 
-constexpr int kStart = 0, kEnd = 1;
-
-// In owner's flags: the barrier word writer raises there for lane's phase.
-__device__ __forceinline__ uint64_t* directFlag(const PeerMemory& m, int owner, int writer,
-                                                int lane, int phase) {
-  return m.flags[owner] + directFlagsOffset(m.size, m.lanes) +
-         (static_cast<size_t>(writer) * m.lanes + lane) * 2 + phase;
-}
-
-__device__ __forceinline__ uint64_t directWord(const PeerMemory& m, const DirectArgs& a) {
-  return ((collectiveSeq(m) + 1) << 32) | a.check;
-}
-
-// Lane `lane` of every rank meets here: raises `word` in every peer, then waits for every
-// peer's word of this operation. Every thread of the block calls it; returns the verdict.
-__device__ bool meet(const PeerMemory& m, int lane, int phase, uint64_t word) {
-  const int me = m.rank, n = m.size;
-  __syncthreads();
-  if (threadIdx.x < n && threadIdx.x != me) {
-    __threadfence_system();
-    storeRelease(directFlag(m, threadIdx.x, me, lane, phase), word);
-  }
-  bool ok = true;
-  if (threadIdx.x == 0) {
-    for (int p = 0; p < n && ok; ++p) {
-      if (p == me) continue;
-      const uint64_t* flag = directFlag(m, me, p, lane, phase);
-      uint64_t seen = 0;
-      ok = waitUntil(m, p, [&] {
-        seen = loadAcquire(flag);
-        return (seen >> 32) == (word >> 32);
-      });
-      if (ok && seen != word) ok = deviceFail(m, kDeviceMismatch, p);
-    }
-  }
-  return blockAgree(ok);
-}
-
 // Lane `lane`'s part [begin, end) of `total` units, cut at multiples of `align` units.
 struct Range {
   size_t begin;
@@ -124,8 +86,8 @@ template <typename T, typename Op>
 __global__ void __launch_bounds__(kThreads)
     directAllReduceKernel(PeerMemory m, DirectArgs a, int avgRanks) {
   const int lane = blockIdx.x, me = m.rank, n = m.size;
-  const uint64_t word = directWord(m, a);
-  if (!meet(m, lane, kStart, word)) return;
+  const uint64_t word = meetWord(m, a.check);
+  if (!meet(m, lane, kMeetStart, word)) return;
   // Shard j: whole 16-byte vectors (the last shards may be short or empty).
   constexpr size_t V = 16 / sizeof(T);
   const size_t shard = ((a.count + n - 1) / n + V - 1) / V * V;
@@ -139,7 +101,7 @@ __global__ void __launch_bounds__(kThreads)
     dsts[w] = static_cast<T*>(a.output[w]) + first + r.begin;
   }
   reduceToAllWide<T, Op>(dsts, n, srcs, n, r.n, avgRanks);
-  if (!meet(m, lane, kEnd, word)) return;
+  if (!meet(m, lane, kMeetEnd, word)) return;
   finishCollective(m);
 }
 
@@ -147,8 +109,8 @@ template <typename T, typename Op>
 __global__ void __launch_bounds__(kThreads)
     directReduceScatterKernel(PeerMemory m, DirectArgs a, int avgRanks) {
   const int lane = blockIdx.x, me = m.rank, n = m.size;
-  const uint64_t word = directWord(m, a);
-  if (!meet(m, lane, kStart, word)) return;
+  const uint64_t word = meetWord(m, a.check);
+  if (!meet(m, lane, kMeetStart, word)) return;
   constexpr size_t V = 16 / sizeof(T);
   const Range r = laneRange(a.count, lane, V);
   const T* srcs[kMaxRanks];
@@ -157,19 +119,19 @@ __global__ void __launch_bounds__(kThreads)
   }
   T* dst = static_cast<T*>(a.output[me]) + r.begin;
   reduceToAllWide<T, Op>(&dst, 1, srcs, n, r.n, avgRanks);
-  if (!meet(m, lane, kEnd, word)) return;
+  if (!meet(m, lane, kMeetEnd, word)) return;
   finishCollective(m);
 }
 
 __global__ void __launch_bounds__(kThreads) directAllGatherKernel(PeerMemory m, DirectArgs a) {
   const int lane = blockIdx.x, me = m.rank, n = m.size;
-  const uint64_t word = directWord(m, a);
-  if (!meet(m, lane, kStart, word)) return;
+  const uint64_t word = meetWord(m, a.check);
+  if (!meet(m, lane, kMeetStart, word)) return;
   const Range r = laneRange(a.count, lane, 16);
   uint8_t* dsts[kMaxRanks];
   for (int w = 0; w < n; ++w) dsts[w] = static_cast<uint8_t*>(a.output[w]) + me * a.count + r.begin;
   copyToAll(dsts, n, static_cast<const uint8_t*>(a.input[me]) + r.begin, r.n);
-  if (!meet(m, lane, kEnd, word)) return;
+  if (!meet(m, lane, kMeetEnd, word)) return;
   finishCollective(m);
 }
 

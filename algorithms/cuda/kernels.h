@@ -31,12 +31,15 @@ cudaError_t pushReduce(const PeerMemory& m, const PushReduceArgs& a, DataType dt
                        cudaStream_t stream);
 
 // Two-shot allReduce: rank j reduces shard j of every rank's input (pushed into its staging)
-// and pushes the result into every rank's staging, from where each rank copies it out.
+// and pushes the result into every rank's staging, from where each rank copies it out; or, when
+// the outputs are registered (outputs[0] set), straight into every rank's output.
 struct TwoShotArgs {
   const void* input = nullptr;
   void* output = nullptr;
   size_t count = 0;
   int blocks = 1;
+  void* outputs[kMaxRanks] = {};  // registered: every rank's output as mapped here
+  uint32_t check = 0;             // registered: a hash of the call (see DirectArgs)
 };
 cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType dtype, ReduceOp op,
                              cudaStream_t stream);

@@ -372,6 +372,50 @@ __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int ha
   return true;
 }
 
+// --- Barriers of the kernels on registered buffers ----------------------------------------
+// Each lane (thread block) meets the same lane of every peer; the word carries the operation's
+// sequence number and a hash of the call, so that a peer that made another call (another
+// offset, count or type) is caught before any byte is read or written.
+
+inline constexpr int kMeetStart = 0, kMeetEnd = 1;
+
+// In owner's flags: the barrier word writer raises there for lane's phase.
+__device__ __forceinline__ uint64_t* meetFlag(const PeerMemory& m, int owner, int writer, int lane,
+                                              int phase) {
+  return m.flags[owner] + directFlagsOffset(m.size, m.lanes) +
+         (static_cast<size_t>(writer) * m.lanes + lane) * 2 + phase;
+}
+
+__device__ __forceinline__ uint64_t meetWord(const PeerMemory& m, uint32_t check) {
+  return ((collectiveSeq(m) + 1) << 32) | check;
+}
+
+// Lane `lane` of every rank meets here: raises `word` in every peer, then waits for every
+// peer's word of this operation (another check: kDeviceMismatch). Every thread of the block
+// calls it; returns the block's verdict.
+__device__ inline bool meet(const PeerMemory& m, int lane, int phase, uint64_t word) {
+  const int me = m.rank, n = m.size;
+  __syncthreads();
+  if (threadIdx.x < n && threadIdx.x != me) {
+    __threadfence_system();
+    storeRelease(meetFlag(m, threadIdx.x, me, lane, phase), word);
+  }
+  bool ok = true;
+  if (threadIdx.x == 0) {
+    for (int p = 0; p < n && ok; ++p) {
+      if (p == me) continue;
+      const uint64_t* flag = meetFlag(m, me, p, lane, phase);
+      uint64_t seen = 0;
+      ok = waitUntil(m, p, [&] {
+        seen = loadAcquire(flag);
+        return (seen >> 32) == (word >> 32);
+      });
+      if (ok && seen != word) ok = deviceFail(m, kDeviceMismatch, p);
+    }
+  }
+  return blockAgree(ok);
+}
+
 // --- Low-latency (LL) units -----------------------------------------------------------------
 // 8 payload bytes travel with two copies of a 4-byte flag in one 16-byte store
 // {data0, flag, data1, flag}; each aligned 8-byte half arrives whole, so a reader that sees

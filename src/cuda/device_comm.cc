@@ -300,12 +300,25 @@ bool directArgs(const nvlink::PeerMap& map, const Params& p, const OpDesc& d, si
   return true;
 }
 
-cudaError_t runDirect(const cuda::PeerMemory& m, const OpDesc& d, const cuda::DirectArgs& a,
-                      cudaStream_t s, const char** what) {
+cudaError_t runDirect(const cuda::PeerMemory& m, const Params& p, const OpDesc& d,
+                      const cuda::DirectArgs& a, cudaStream_t s, const char** what) {
   switch (d.kind) {
-    case K::kAllReduce:
-      *what = "direct allReduce";
-      return cuda::directAllReduce(m, a, d.dtype, d.op, s);
+    case K::kAllReduce: {
+      const size_t bytes = d.count * dataTypeSize(d.dtype);
+      if (p.gpuDirectPushBytes < 0 || bytes < static_cast<size_t>(p.gpuDirectPushBytes)) {
+        *what = "direct allReduce";
+        return cuda::directAllReduce(m, a, d.dtype, d.op, s);
+      }
+      *what = "two-shot allReduce into registered outputs";
+      cuda::TwoShotArgs t;
+      t.input = d.send;
+      t.output = d.recv;
+      t.count = d.count;
+      t.blocks = blocksFor(bytes / m.size, m.lanes);
+      for (int r = 0; r < m.size; ++r) t.outputs[r] = a.output[r];
+      t.check = a.check;
+      return cuda::twoShotAllReduce(m, t, d.dtype, d.op, s);
+    }
     case K::kReduceScatter:
       *what = "direct reduceScatter";
       return cuda::directReduceScatter(m, a, d.dtype, d.op, s);
@@ -392,7 +405,7 @@ class PeerComm final : public DeviceComm {
     cudaError_t e = cudaSuccess;
     cuda::DirectArgs direct;
     if (directArgs(*map_, params(), d, bytes, &direct)) {
-      e = runDirect(m, d, direct, s, &what);
+      e = runDirect(m, params(), d, direct, s, &what);
     } else {
       auto staged = runStaged(m, d, bytes, s, &what);
       if (!staged.isOk()) return staged.status();

@@ -48,7 +48,8 @@ INSTANTIATE_TEST_SUITE_P(Ranks, GpuMatrix, ::testing::Values(1, 2, 3, 4));
 
 // Each GPU algorithm forced at every size: allReduce low-latency one-shot and two-shot (up to
 // BRAID_GPU_LL_BYTES) and the staged ones; reduceScatter, allGather and broadcast with LL off;
-// broadcast down the chain; the direct kernels on registered buffers at every size. 3 ranks where there are 3 GPUs (uneven two-shot shards).
+// broadcast down the chain; on registered buffers the direct kernels, and the two-shot into
+// registered outputs, at every size. 3 ranks where there are 3 GPUs (uneven two-shot shards).
 class GpuAlgorithms : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GpuAlgorithms, CollectivesWithSeveralAlgorithmsExact) {
@@ -59,7 +60,9 @@ INSTANTIATE_TEST_SUITE_P(Forced, GpuAlgorithms,
                          ::testing::Values("BRAID_GPU_ALGO=oneshot", "BRAID_GPU_ALGO=twoshot",
                                            "BRAID_GPU_ALGO=oneshot-staged", "BRAID_GPU_LL_BYTES=0",
                                            "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1",
-                                           "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0"));
+                                           "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0",
+                                           "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0 "
+                                           "BRAID_GPU_DIRECT_PUSH_BYTES=0"));
 
 // Registered buffers on 2 and 4 GPUs too (the direct kernels' shards and lanes differ); on 2
 // with 2 blocks, so that a block's range spans several of the wide tiles and a remainder.
