@@ -118,8 +118,13 @@ braidResult_t braidGroupStart(void);
 braidResult_t braidGroupEnd(void);
 
 /* Registers a device buffer with the communicator's peers (collective: every rank calls it in
- * the same order). Large GPU collectives whose output lies in a registered buffer are written
- * directly by the peers instead of through staging buffers. */
+ * the same order, with its own buffer): every rank maps every rank's buffer. GPU allReduce,
+ * reduceScatter and allGather of at least BRAID_GPU_DIRECT_BYTES whose buffers lie in
+ * registered buffers then read and write the peers' buffers in place, without staging. Such
+ * calls must use the same offset in the registered buffer on every rank (symmetric memory, as
+ * NCCL's windows); a call that does not fails on every rank with braidInvalidArgument
+ * (reported by the next call and braidCommGetAsyncError, as GPU failures are). Memory
+ * that CUDA IPC cannot export (e.g. from cudaMallocAsync pools) is refused on every rank. */
 braidResult_t braidCommRegister(braidComm_t comm, void* buff, size_t size, void** handle);
 braidResult_t braidCommDeregister(braidComm_t comm, void* handle);
 

@@ -119,8 +119,12 @@ class Communicator {
   Status recv(void* buf, size_t count, DataType dtype, int peer, Stream stream);
 
   // Registers a device buffer with every peer (collective: every rank calls it, in the same
-  // order, with its own buffer). Large GPU collectives whose output lies in a registered
-  // buffer write it directly from the peers instead of staging it. Returns a handle for
+  // order, with its own buffer); every rank maps every rank's buffer. GPU allReduce,
+  // reduceScatter and allGather from BRAID_GPU_DIRECT_BYTES whose buffers lie in registered
+  // buffers then read and write the peers' buffers in place (no staging). Such calls must use
+  // the same offset in the registered buffer on every rank (symmetric memory, as NCCL's
+  // windows); otherwise every rank's call fails with InvalidArgument. Memory CUDA IPC cannot
+  // export (cudaMallocAsync pools) is refused on every rank. Returns a handle for
   // deregisterBuffer (also collective). Host buffers, or a build without CUDA: Unsupported.
   Result<void*> registerBuffer(void* buffer, size_t bytes);
   Status deregisterBuffer(void* handle);
