@@ -89,16 +89,23 @@ double ringAllReduce(const CostModel& m, const CommShape& s, double S) {
 }
 
 // Every rank sends `bytes` to every peer at once: the host-local and the cross-host transfers
-// overlap, the cross-host ones share a host's link among all its ranks' remote flows.
+// overlap, the cross-host ones share a host's link among all its ranks' remote flows. Each
+// message after the first costs its link's per-message overhead.
 double toEveryPeer(const CostModel& m, const CommShape& s, double bytes) {
   const int p = s.ranks, l = s.ranksPerHost;
-  double t = 0;
-  if (l > 1) t = localHop(m, s).a + (l - 1.0) * bytes * localHop(m, s).b;
+  const double oLocal = m.link(s.local).overheadUs, oRemote = m.link(s.remote).overheadUs;
+  double t = 0, overhead = 0;
+  if (l > 1) {
+    t = localHop(m, s).a + (l - 1.0) * bytes * localHop(m, s).b;
+    overhead = (l - 1.0) * oLocal;
+  }
   if (s.hosts > 1) {
     Hop r = remoteHop(m, s, static_cast<double>(l) * (p - l));
     t = std::max(t, r.a + bytes * r.b);
+    overhead += (p - l) * oRemote;
   }
-  return t;
+  // The first message's overhead is part of alpha.
+  return t + std::max(0.0, overhead - (s.hosts > 1 ? oRemote : oLocal));
 }
 
 // Every rank sends its buffer to every peer and reduces n buffers.
@@ -298,8 +305,8 @@ std::string_view toString(LinkClass c) {
 CostModel defaultCostModel() {
   CostModel m;
   // Fitted to docs/results/2026-11-22-cpu-4ranks (docs/tuner.md explains how).
-  m.link(LinkClass::kShm) = {5.0, 1.0 / 3000.0, static_cast<size_t>(params().shmSlotBytes)};
-  m.link(LinkClass::kTcp) = {10.0, 1.0 / 1000.0, static_cast<size_t>(params().tcpStripeBytes)};
+  m.link(LinkClass::kShm) = {5.0, 1.0 / 3000.0, static_cast<size_t>(params().shmSlotBytes), 0.5};
+  m.link(LinkClass::kTcp) = {10.0, 1.0 / 1000.0, static_cast<size_t>(params().tcpStripeBytes), 5.0};
   m.gammaUsPerByte = 1.0 / 8000.0;
   return m;
 }
@@ -313,6 +320,8 @@ void applyModelOverrides(CostModel* m) {
     if (gbs > 0) *beta = 1.0 / (gbs * 1000.0);  // GB/s -> us per byte
   };
   set(p.tuneShmAlphaUs, &m->link(LinkClass::kShm).alphaUs);
+  set(p.tuneShmOverheadUs, &m->link(LinkClass::kShm).overheadUs);
+  set(p.tuneTcpOverheadUs, &m->link(LinkClass::kTcp).overheadUs);
   setBw(p.tuneShmGbs, &m->link(LinkClass::kShm).betaUsPerByte);
   set(p.tuneTcpAlphaUs, &m->link(LinkClass::kTcp).alphaUs);
   setBw(p.tuneTcpGbs, &m->link(LinkClass::kTcp).betaUsPerByte);

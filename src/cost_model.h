@@ -25,6 +25,10 @@ struct LinkCost {
   double alphaUs = 0;        // latency of one message / one synchronisation step
   double betaUsPerByte = 0;  // time per byte through the link (1 / bandwidth)
   size_t pipelineBytes = 0;  // the transport's streaming unit (a chain forwards in these)
+  // LogP's o: CPU time of each further message a rank sends (and its receiver takes) in one
+  // step; a step with k messages costs alpha + (k - 1) * overhead. Matters where ranks share
+  // cores and the link itself is fast (loopback, veth), so that messages cost mostly CPU.
+  double overheadUs = 0;
 };
 
 // The algorithms a composed algorithm's stage may run for kind, in tie-break order.

@@ -19,8 +19,8 @@ namespace {
 
 std::string describeLink(const CostModel& m, LinkClass c) {
   const LinkCost& l = m.link(c);
-  return fmt::format("{} alpha {:.2f} us, {:.3f} GB/s", toString(c), l.alphaUs,
-                     l.betaUsPerByte > 0 ? 1e-3 / l.betaUsPerByte : 0.0);
+  return fmt::format("{} alpha {:.2f} us, {:.3f} GB/s, {:.2f} us per further message", toString(c),
+                     l.alphaUs, l.betaUsPerByte > 0 ? 1e-3 / l.betaUsPerByte : 0.0, l.overheadUs);
 }
 
 double median(std::vector<double> v) {
@@ -79,8 +79,10 @@ Status Communicator::Impl::probeLinks(CostModel* model) {
   constexpr size_t kSmall = 8, kLarge = size_t{1} << 20;
   constexpr int kWarmups = 3, kSmallTrips = 20, kLargeTrips = 5;
   std::vector<uint8_t> buffer(kLarge);
-  // Results: alpha and beta per link class, then gamma; 0 = not measured.
-  std::vector<double> found(2 * kNumLinkClasses + 1, 0.0);
+  // Results: alpha, beta and the per-message overhead per link class, then gamma; 0 = not
+  // measured.
+  constexpr int kBurst = 8;
+  std::vector<double> found(3 * kNumLinkClasses + 1, 0.0);
   auto p2p = [&](CollectiveKind kind, size_t bytes, int peer) {
     OpDesc d;
     d.kind = kind;
@@ -91,33 +93,35 @@ Status Communicator::Impl::probeLinks(CostModel* model) {
     d.peer = peer;
     return run(d);
   };
-  // One-way time: half the median round trip.
-  auto pingPong = [&](int partner, size_t bytes, int trips, double* oneWayUs) -> Status {
+  // The median round trip of `burst` messages one way and one back.
+  auto roundTrip = [&](int partner, size_t bytes, int burst, int trips, double* us) -> Status {
     std::vector<double> rtt;
     for (int i = 0; i < kWarmups + trips; ++i) {
       auto t0 = Clock::now();
-      if (rank_ == 0) {
-        BRAID_RETURN_IF_ERROR(p2p(CollectiveKind::kSend, bytes, partner));
-        BRAID_RETURN_IF_ERROR(p2p(CollectiveKind::kRecv, bytes, partner));
-      } else {
-        BRAID_RETURN_IF_ERROR(p2p(CollectiveKind::kRecv, bytes, 0));
-        BRAID_RETURN_IF_ERROR(p2p(CollectiveKind::kSend, bytes, 0));
+      for (int k = 0; k < burst; ++k) {
+        BRAID_RETURN_IF_ERROR(p2p(rank_ == 0 ? CollectiveKind::kSend : CollectiveKind::kRecv, bytes,
+                                  rank_ == 0 ? partner : 0));
       }
+      BRAID_RETURN_IF_ERROR(p2p(rank_ == 0 ? CollectiveKind::kRecv : CollectiveKind::kSend, bytes,
+                                rank_ == 0 ? partner : 0));
       if (i >= kWarmups) {
         rtt.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
       }
     }
-    *oneWayUs = median(rtt) / 2;
+    *us = median(rtt);
     return Status();
   };
   for (const Pair& p : pairs) {
     if (rank_ != 0 && rank_ != p.partner) continue;
-    double small = 0, large = 0;
-    BRAID_RETURN_IF_ERROR(pingPong(p.partner, kSmall, kSmallTrips, &small));
-    BRAID_RETURN_IF_ERROR(pingPong(p.partner, kLarge, kLargeTrips, &large));
+    // One-way times are half a round trip; each further message of a burst adds its overhead.
+    double small = 0, large = 0, burst = 0;
+    BRAID_RETURN_IF_ERROR(roundTrip(p.partner, kSmall, 1, kSmallTrips, &small));
+    BRAID_RETURN_IF_ERROR(roundTrip(p.partner, kSmall, kBurst, kSmallTrips, &burst));
+    BRAID_RETURN_IF_ERROR(roundTrip(p.partner, kLarge, 1, kLargeTrips, &large));
     const int c = static_cast<int>(p.link);
-    found[2 * c] = small;
-    found[2 * c + 1] = std::max(large - small, 1e-3) / static_cast<double>(kLarge);
+    found[3 * c] = small / 2;
+    found[3 * c + 1] = std::max(large - small, 2e-3) / 2 / static_cast<double>(kLarge);
+    found[3 * c + 2] = std::max(burst - small, 1e-3) / (kBurst - 1);
   }
   if (rank_ == 0) {
     // Reduction speed: fp32 sum of one buffer into another, best of a few.
@@ -148,8 +152,9 @@ Status Communicator::Impl::probeLinks(CostModel* model) {
     std::memcpy(found.data(), got->data(), got->size());
   }
   for (int c = 0; c < kNumLinkClasses; ++c) {
-    if (found[2 * c] > 0) model->links[c].alphaUs = found[2 * c];
-    if (found[2 * c + 1] > 0) model->links[c].betaUsPerByte = found[2 * c + 1];
+    if (found[3 * c] > 0) model->links[c].alphaUs = found[3 * c];
+    if (found[3 * c + 1] > 0) model->links[c].betaUsPerByte = found[3 * c + 1];
+    if (found[3 * c + 2] > 0) model->links[c].overheadUs = found[3 * c + 2];
   }
   if (found.back() > 0) model->gammaUsPerByte = found.back();
   return Status();

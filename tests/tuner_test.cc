@@ -165,6 +165,25 @@ TEST(CostModel, HierarchicalWhenSlowInterHostLinksDominate) {
       "hierarchical");
 }
 
+// LogP's o: with messages that cost mostly CPU (veth, oversubscribed cores), a one-shot that
+// sends 7 messages at once loses to the hierarchical allReduce's few messages per rank, which
+// the plain alpha-beta model cannot see (docs/results/2026-11-22-netns/probe-auto).
+TEST(CostModel, PerMessageOverheadChargesManyMessagesPerStep) {
+  CostModel m = defaultCostModel();
+  m.link(LinkClass::kTcp).alphaUs = 100;
+  m.link(LinkClass::kTcp).betaUsPerByte = 1.0 / 125.0;
+  const CommShape shape = shapeFor({"a", "a", "b", "b", "c", "c", "d", "d"}, LinkClass::kShm);
+  const std::vector<std::string> algos = {"ring", "oneshot", "tree", "halving-doubling",
+                                          "hierarchical"};
+  m.link(LinkClass::kTcp).overheadUs = 0;
+  const double cheap = predictUs(m, K::kAllReduce, "oneshot", 8, shape);
+  EXPECT_EQ(bestOf(m, K::kAllReduce, 8, shape, algos).algorithm, "oneshot");
+  m.link(LinkClass::kTcp).overheadUs = 40;
+  // 6 remote messages per rank (and 1 local): 5 remote overheads beyond alpha.
+  EXPECT_DOUBLE_EQ(predictUs(m, K::kAllReduce, "oneshot", 8, shape), cheap + 5 * 40);
+  EXPECT_EQ(bestOf(m, K::kAllReduce, 8, shape, algos).algorithm, "hierarchical");
+}
+
 TEST(CostModel, SameInputsSameChoice) {
   const CostModel a = defaultCostModel(), b = defaultCostModel();
   for (const auto& [name, shape] : shapes()) {
@@ -238,13 +257,16 @@ TEST(Tuner, EveryRankDecidesAlikeAfterTheProbe) {
 TEST(Tuner, OverridesReplaceDefaults) {
   setenv("BRAID_TUNE_TCP_ALPHA_US", "123", 1);
   setenv("BRAID_TUNE_TCP_GBS", "0.5", 1);
+  setenv("BRAID_TUNE_TCP_OVERHEAD_US", "7", 1);
   reloadParams();
   CostModel m = defaultCostModel();
   applyModelOverrides(&m);
   unsetenv("BRAID_TUNE_TCP_ALPHA_US");
   unsetenv("BRAID_TUNE_TCP_GBS");
+  unsetenv("BRAID_TUNE_TCP_OVERHEAD_US");
   reloadParams();
   EXPECT_EQ(m.link(LinkClass::kTcp).alphaUs, 123);
+  EXPECT_EQ(m.link(LinkClass::kTcp).overheadUs, 7);
   EXPECT_DOUBLE_EQ(m.link(LinkClass::kTcp).betaUsPerByte, 1.0 / 500.0);
   EXPECT_EQ(m.link(LinkClass::kShm).alphaUs, defaultCostModel().link(LinkClass::kShm).alphaUs);
 }
