@@ -70,7 +70,8 @@ __device__ void reduceToAllWide(T* const* dsts, int ndst, const T* const* srcs, 
         T* o = reinterpret_cast<T*>(&out);
 #pragma unroll
         for (int k = 0; k < V; ++k) o[k] = Acc<T>::down(finish(acc[u][k], avgRanks));
-        for (int d = 0; d < ndst; ++d) reinterpret_cast<uint4*>(dsts[d])[first + u * blockDim.x] = out;
+        for (int d = 0; d < ndst; ++d)
+          reinterpret_cast<uint4*>(dsts[d])[first + u * blockDim.x] = out;
       }
     }
     done = tiles * tile * V;

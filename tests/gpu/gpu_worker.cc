@@ -507,8 +507,8 @@ int main(int argc, char** argv) {
   if (mode == "latency") return latency(**comm);
   if (mode == "mismatch") return mismatch(**comm);
   if (mode == "kill" && argc == 4) return killTest(**comm, std::atoi(argv[2]), std::atoi(argv[3]));
-  std::fprintf(
-      stderr,
-      "usage: braid-test-gpu-worker matrix|quick|variants|graph|twocomms|latency|mismatch|kill V K\n");
+  std::fprintf(stderr,
+               "usage: braid-test-gpu-worker "
+               "matrix|quick|variants|graph|twocomms|latency|mismatch|kill V K\n");
   return 2;
 }

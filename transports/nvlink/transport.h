@@ -28,9 +28,9 @@ struct Setup {
   std::shared_ptr<Store> store;
   std::vector<std::string> hostIds;  // by rank
   std::chrono::milliseconds timeout{0};
-  size_t stagingBytes = 0;  // per rank (BRAID_GPU_BUFFER_BYTES)
-  size_t llBytes = 0;       // LL payload per writer (BRAID_GPU_LL_BYTES), a multiple of 8
-  int lanes = 1;            // BRAID_GPU_BLOCKS
+  size_t stagingBytes = 0;    // per rank (BRAID_GPU_BUFFER_BYTES)
+  size_t llBytes = 0;         // LL payload per writer (BRAID_GPU_LL_BYTES), a multiple of 8
+  int lanes = 1;              // BRAID_GPU_BLOCKS
   bool usePeerMemory = true;  // BRAID_GPU_P2P
 };
 
@@ -57,8 +57,8 @@ class DeviceGuard {
 // in it on every rank (symmetric memory, like NCCL's windows).
 struct Window {
   int id = 0;
-  size_t bytes = 0;                       // the smallest rank's buffer: usable on every rank
-  uint8_t* base[cuda::kMaxRanks] = {};    // [rank]: that rank's buffer; [own rank]: the caller's
+  size_t bytes = 0;                     // the smallest rank's buffer: usable on every rank
+  uint8_t* base[cuda::kMaxRanks] = {};  // [rank]: that rank's buffer; [own rank]: the caller's
 };
 
 class PeerMap {
@@ -105,7 +105,7 @@ class PeerMap {
   // Peers' allocations mapped for windows, by (rank, IPC handle bytes): address and users.
   std::map<std::pair<int, std::string>, std::pair<void*, int>> windowMappings_;
   std::map<int, std::vector<std::pair<int, std::string>>> windowKeys_;  // by window id
-  std::vector<int> pidfds_;           // by rank; -1 for self and in-process peers
+  std::vector<int> pidfds_;  // by rank; -1 for self and in-process peers
   std::vector<long long> pids_;
 };
 

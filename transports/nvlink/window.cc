@@ -74,9 +74,10 @@ Result<int> PeerMap::registerWindow(void* buffer, size_t bytes) {
   if (!start.isOk() || e != cudaSuccess) {
     cudaGetLastError();
     const std::string why = !start.isOk() ? start.status().message()
-                                          : fmt::format("cudaIpcGetMemHandle: {} (memory from a "
-                                                        "pool or cuMem without IPC?)",
-                                                        cudaGetErrorString(e));
+                                          : fmt::format(
+                                                "cudaIpcGetMemHandle: {} (memory from a "
+                                                "pool or cuMem without IPC?)",
+                                                cudaGetErrorString(e));
     std::snprintf(mine.problem, sizeof(mine.problem), "%s", why.c_str());
   }
   const auto* raw = reinterpret_cast<const uint8_t*>(&mine);
