@@ -123,7 +123,9 @@ braidResult_t braidGroupEnd(void);
  * registered buffers then read and write the peers' buffers in place, without staging. Such
  * calls must use the same offset in the registered buffer on every rank (symmetric memory, as
  * NCCL's windows); a call that does not fails on every rank with braidInvalidArgument
- * (reported by the next call and braidCommGetAsyncError, as GPU failures are). Memory
+ * (reported by the next call and braidCommGetAsyncError, as GPU failures are). A call where
+ * some ranks pass registered buffers and others do not is not detected early: it fails with
+ * braidTimeout after BRAID_TIMEOUT seconds. Memory
  * that CUDA IPC cannot export (e.g. from cudaMallocAsync pools) is refused on every rank. */
 braidResult_t braidCommRegister(braidComm_t comm, void* buff, size_t size, void** handle);
 braidResult_t braidCommDeregister(braidComm_t comm, void* handle);

@@ -123,7 +123,8 @@ class Communicator {
   // reduceScatter and allGather from BRAID_GPU_DIRECT_BYTES whose buffers lie in registered
   // buffers then read and write the peers' buffers in place (no staging). Such calls must use
   // the same offset in the registered buffer on every rank (symmetric memory, as NCCL's
-  // windows); otherwise every rank's call fails with InvalidArgument. Memory CUDA IPC cannot
+  // windows); otherwise every rank's call fails with InvalidArgument (a call registered on some
+  // ranks only times out after BRAID_TIMEOUT instead). Memory CUDA IPC cannot
   // export (cudaMallocAsync pools) is refused on every rank. Returns a handle for
   // deregisterBuffer (also collective). Host buffers, or a build without CUDA: Unsupported.
   Result<void*> registerBuffer(void* buffer, size_t bytes);
