@@ -29,17 +29,17 @@ __device__ __forceinline__ Range laneRange(size_t total, int lane, size_t align)
   return Range{begin, total - begin < per ? total - begin : per};
 }
 
-// reduceToAll (primitives.cuh) with more reads in flight: peers' inputs are read over NVLink,
-// and one 16-byte load per source per thread at a time left the links two-thirds idle (4x H200,
-// 2026-11-22: 300 GB/s busbw where NCCL reaches 350). Each thread reads kWide vectors of one
-// source at once, source after source in rank order (so the result is the same as
-// reduceToAll's); the part that does not fill whole tiles goes to reduceToAll.
+// reduceToAll (primitives.cuh) with more reads in flight, for peers' inputs read over NVLink.
+// Each thread reads kWide vectors of one source at once, source after source in rank order (so
+// the result is the same as reduceToAll's); the part that does not fill whole tiles goes to
+// reduceToAll. On 4x H200 (2026-11-22) it gained ~3% at >= 256 MiB over one load per source at
+// a time: the reads stay near 150 GB/s per GPU either way (design notes, "Reads cap lower").
 template <typename T, typename Op>
 __device__ void reduceToAllWide(T* const* dsts, int ndst, const T* const* srcs, int nsrc,
                                 size_t count, int avgRanks) {
   using A = typename Acc<T>::type;
   constexpr int V = 16 / sizeof(T);
-  constexpr int kWide = sizeof(A) * V > 32 ? 4 : 8;  // accumulators: at most 32 words per thread
+  constexpr int kWide = 8;  // vectors of one source in flight per thread (as measured: fp32, bf16)
   bool vec = true;
   for (int s = 0; s < nsrc; ++s) vec = vec && aligned16(srcs[s]);
   for (int d = 0; d < ndst; ++d) vec = vec && aligned16(dsts[d]);
