@@ -439,8 +439,10 @@ TEST(BraidBench, SideBySideWithMpi) {
   for (const auto& f : rows) {
     ASSERT_GE(f.size(), 5u);
     EXPECT_EQ(f[f.size() - 5], "|") << r.output;
-    EXPECT_GT(std::stod(f[f.size() - 4]), 0.0) << r.output;
-    EXPECT_GT(std::stod(f[f.size() - 3]), 0.0) << r.output;  // "0.39|": stod stops at the bar
+    // Numbers (two decimals): a loaded machine can make braid's blocking waits lose a scheduler
+    // tick per call against MPI's spinning, and a ratio of 0.0004 prints as 0.00.
+    EXPECT_GE(std::stod(f[f.size() - 4]), 0.0) << r.output;
+    EXPECT_GE(std::stod(f[f.size() - 3]), 0.0) << r.output;  // "0.39|": stod stops at the bar
     EXPECT_EQ(f[f.size() - 2].rfind("auto(", 0), 0u) << r.output;
   }
 }
