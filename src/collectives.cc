@@ -14,6 +14,7 @@
 #include "logging.h"
 #include "params.h"
 #include "patterns/ring.h"
+#include "util/hash.h"
 
 namespace braid {
 namespace {
@@ -67,18 +68,10 @@ std::string describe(const Fingerprint& f) {
   return s + ")";
 }
 
-uint64_t mix(uint64_t h, uint64_t v) {
-  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  h *= 0xff51afd7ed558ccdull;
-  return h ^ (h >> 33);
-}
 uint64_t hashOf(const Fingerprint& f) {
-  uint64_t h = 0x62726169642d6670ull;
-  for (uint64_t v : {f.seq, uint64_t(f.kind), uint64_t(f.dtype), uint64_t(f.op), uint64_t(f.root),
-                     f.count, uint64_t(f.algorithm)}) {
-    h = mix(h, v);
-  }
-  return h;
+  return hashOfValues(0x62726169642d6670ull,
+                      {f.seq, uint64_t(f.kind), uint64_t(f.dtype), uint64_t(f.op), uint64_t(f.root),
+                       f.count, uint64_t(f.algorithm)});
 }
 
 // Whether [a, a+an) and [b, b+bn) overlap.

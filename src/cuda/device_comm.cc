@@ -17,6 +17,7 @@
 #include "logging.h"
 #include "nvlink/transport.h"
 #include "params.h"
+#include "util/hash.h"
 
 namespace braid::gpu {
 namespace {
@@ -289,22 +290,19 @@ bool directArgs(const nvlink::PeerMap& map, const Params& p, const OpDesc& d, si
   // One block per 8 KiB of this rank's part, at most the configured lanes.
   const size_t part = allReduce ? bytes / n : bytes;
   a->blocks = static_cast<int>(std::clamp<size_t>(part / 8192, 1, m.lanes));
-  // FNV-1a over what must match on every rank.
-  uint32_t h = 2166136261u;
-  for (uint64_t v : {uint64_t(d.kind), uint64_t(d.count), uint64_t(d.dtype), uint64_t(d.op),
-                     uint64_t(in ? in->id : -1), inOffset, uint64_t(out ? out->id : -1), outOffset,
-                     uint64_t(a->blocks)}) {
-    for (int i = 0; i < 8; ++i) h = (h ^ ((v >> (8 * i)) & 0xff)) * 16777619u;
-  }
-  a->check = h;
+  // What must match on every rank, folded to the 32 bits the barrier word has room for.
+  const uint64_t h =
+      hashOfValues(0, {uint64_t(d.kind), uint64_t(d.count), uint64_t(d.dtype), uint64_t(d.op),
+                       uint64_t(in ? in->id : -1), inOffset, uint64_t(out ? out->id : -1),
+                       outOffset, uint64_t(a->blocks)});
+  a->check = static_cast<uint32_t>(h ^ (h >> 32));
   return true;
 }
 
-cudaError_t runDirect(const cuda::PeerMemory& m, const Params& p, const OpDesc& d,
+cudaError_t runDirect(const cuda::PeerMemory& m, const Params& p, const OpDesc& d, size_t bytes,
                       const cuda::DirectArgs& a, cudaStream_t s, const char** what) {
   switch (d.kind) {
     case K::kAllReduce: {
-      const size_t bytes = d.count * dataTypeSize(d.dtype);
       if (p.gpuDirectPushBytes < 0 || bytes < static_cast<size_t>(p.gpuDirectPushBytes)) {
         *what = "direct allReduce";
         return cuda::directAllReduce(m, a, d.dtype, d.op, s);
@@ -329,11 +327,11 @@ cudaError_t runDirect(const cuda::PeerMemory& m, const Params& p, const OpDesc& 
 }
 
 // Every collective through the staging buffers (or LL slots), by kind and size.
-Result<cudaError_t> runStaged(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes,
-                              cudaStream_t s, const char** what) {
+Result<cudaError_t> runStaged(const cuda::PeerMemory& m, const Params& p, const OpDesc& d,
+                              size_t bytes, cudaStream_t s, const char** what) {
   switch (d.kind) {
     case K::kAllReduce: {
-      auto algo = allReduceAlgorithm(m, params(), bytes);
+      auto algo = allReduceAlgorithm(m, p, bytes);
       if (!algo.isOk()) return algo.status();
       *what = toString(*algo);
       return allReduce(m, d, bytes, *algo, s);
@@ -345,7 +343,7 @@ Result<cudaError_t> runStaged(const cuda::PeerMemory& m, const OpDesc& d, size_t
     case K::kAllToAll:
       return copyToEveryone(m, d, bytes, s, what);
     case K::kBroadcast:
-      return broadcast(m, params(), d, bytes, s, what);
+      return broadcast(m, p, d, bytes, s, what);
     default:
       return unsupported(fmt::format("{} has no GPU algorithm", toString(d.kind)));
   }
@@ -401,13 +399,14 @@ class PeerComm final : public DeviceComm {
     BRAID_RETURN_IF_ERROR(orderAfterPrevious(s));
     const cuda::PeerMemory& m = map_->memory();
     const size_t bytes = d.count * dataTypeSize(d.dtype);
+    const Params& p = params();  // one lock per call
     const char* what = "";
     cudaError_t e = cudaSuccess;
     cuda::DirectArgs direct;
-    if (directArgs(*map_, params(), d, bytes, &direct)) {
-      e = runDirect(m, params(), d, direct, s, &what);
+    if (directArgs(*map_, p, d, bytes, &direct)) {
+      e = runDirect(m, p, d, bytes, direct, s, &what);
     } else {
-      auto staged = runStaged(m, d, bytes, s, &what);
+      auto staged = runStaged(m, p, d, bytes, s, &what);
       if (!staged.isOk()) return staged.status();
       e = *staged;
     }
