@@ -2,8 +2,12 @@
 // store that gives sub-communicators their own key space inside their parent's store.
 #include "braid/store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
+
+#include "store_values.h"
 
 namespace braid {
 namespace {
@@ -60,6 +64,19 @@ Result<std::string> Store::getString(const std::string& key, std::chrono::millis
   if (!r.isOk()) return r.status();
   const Bytes& b = r.value();
   return std::string(b.begin(), b.end());
+}
+
+Result<Objection> vote(Store& store, const std::string& prefix, int rank, int n,
+                       const std::string& mine, std::chrono::milliseconds timeout) {
+  BRAID_RETURN_IF_ERROR(
+      store.setString(fmt::format("{}/{}", prefix, rank), mine.empty() ? "ok" : mine));
+  Objection first;
+  for (int r = 0; r < n; ++r) {
+    auto said = store.getString(fmt::format("{}/{}", prefix, r), timeout);
+    if (!said.isOk()) return said.status();
+    if (*said != "ok" && first.rank < 0) first = Objection{r, *said};
+  }
+  return first;
 }
 
 std::shared_ptr<Store> makePrefixStore(std::shared_ptr<Store> base, const std::string& prefix) {

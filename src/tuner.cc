@@ -7,12 +7,13 @@
 // and the shape; the shape comes from the host ids every rank exchanged, and the probe's numbers
 // are rank 0's, published to all through the store.
 #include <algorithm>
+#include <array>
 #include <cmath>
-#include <cstring>
 
 #include "communicator_impl.h"
 #include "logging.h"
 #include "params.h"
+#include "store_values.h"
 
 namespace braid {
 namespace {
@@ -82,7 +83,7 @@ Status Communicator::Impl::probeLinks(CostModel* model) {
   // Results: alpha, beta and the per-message overhead per link class, then gamma; 0 = not
   // measured.
   constexpr int kBurst = 8;
-  std::vector<double> found(3 * kNumLinkClasses + 1, 0.0);
+  std::array<double, 3 * kNumLinkClasses + 1> found{};
   auto p2p = [&](CollectiveKind kind, size_t bytes, int peer) {
     OpDesc d;
     d.kind = kind;
@@ -141,15 +142,11 @@ Status Communicator::Impl::probeLinks(CostModel* model) {
   // probes, and a rank that fails its first collective cannot abort a peer's creation.
   const std::string key = "tune/probe";
   if (rank_ == 0) {
-    const auto* raw = reinterpret_cast<const uint8_t*>(found.data());
-    BRAID_RETURN_IF_ERROR(store_->set(key, Bytes(raw, raw + found.size() * sizeof(double))));
+    BRAID_RETURN_IF_ERROR(setValue(*store_, key, found));
   } else {
-    auto got = store_->get(key, env_.timeout);
+    auto got = getValue<decltype(found)>(*store_, key, env_.timeout, "tuner probe results");
     if (!got.isOk()) return got.status();
-    if (got->size() != found.size() * sizeof(double)) {
-      return internalError("malformed tuner probe results in the store");
-    }
-    std::memcpy(found.data(), got->data(), got->size());
+    found = *got;
   }
   for (int c = 0; c < kNumLinkClasses; ++c) {
     if (found[3 * c] > 0) model->links[c].alphaUs = found[3 * c];

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "logging.h"
+#include "store_values.h"
 
 namespace braid::nvlink {
 namespace {
@@ -118,9 +119,7 @@ Status PeerMap::init(const Setup& s) {
   mine.llBytes = llBytes;
   mine.lanes = lanes;
   mine.device = s.device;
-  const auto* raw = reinterpret_cast<const uint8_t*>(&mine);
-  BRAID_RETURN_IF_ERROR(
-      s.store->set(fmt::format("nvlink/info/{}", me), Bytes(raw, raw + sizeof(mine))));
+  BRAID_RETURN_IF_ERROR(setValue(*s.store, fmt::format("nvlink/info/{}", me), mine));
 
   memory_.rank = me;
   memory_.size = n;
@@ -142,11 +141,9 @@ Status PeerMap::init(const Setup& s) {
   std::string perPeer;
   for (int r = 0; r < n; ++r) {
     if (r == me) continue;
-    auto got = s.store->get(fmt::format("nvlink/info/{}", r), s.timeout);
+    auto got = getValue<Info>(*s.store, fmt::format("nvlink/info/{}", r), s.timeout, "nvlink info");
     if (!got.isOk()) return got.status();
-    Info info;
-    if (got->size() != sizeof(info)) return internalError("malformed nvlink info in the store");
-    std::memcpy(&info, got->data(), sizeof(info));
+    Info info = *got;
     info.busId[sizeof(info.busId) - 1] = '\0';
     pids_[r] = info.pid;
     if (info.partBytes != partBytes || info.lanes != lanes || info.llBytes != llBytes) {
@@ -201,17 +198,10 @@ Status PeerMap::init(const Setup& s) {
   }
 
   // Every rank votes; the kernel path needs every vote.
-  BRAID_RETURN_IF_ERROR(
-      s.store->setString(fmt::format("nvlink/ok/{}", me), problem.empty() ? "ok" : problem));
-  links_.mapped = true;
-  for (int r = 0; r < n; ++r) {
-    auto vote = s.store->getString(fmt::format("nvlink/ok/{}", r), s.timeout);
-    if (!vote.isOk()) return vote.status();
-    if (*vote != "ok" && links_.mapped) {
-      links_.mapped = false;
-      links_.why = fmt::format("rank {}: {}", r, *vote);
-    }
-  }
+  auto objection = vote(*s.store, "nvlink/ok", me, n, problem, s.timeout);
+  if (!objection.isOk()) return objection.status();
+  links_.mapped = objection->rank < 0;
+  if (!links_.mapped) links_.why = fmt::format("rank {}: {}", objection->rank, objection->reason);
   links_.allNvlink = links_.mapped && nvlinkAll;
   links_.text = fmt::format("gpu {} ({}), {} blocks x {} KiB staging parts, peers{}", s.device,
                             mine.busId, lanes, partBytes / 1024, perPeer);

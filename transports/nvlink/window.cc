@@ -8,10 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
+#include <cstdio>
 
 #include "logging.h"
 #include "nvlink/transport.h"
+#include "store_values.h"
 
 namespace braid::nvlink {
 namespace {
@@ -80,9 +81,7 @@ Result<int> PeerMap::registerWindow(void* buffer, size_t bytes) {
                                                 cudaGetErrorString(e));
     std::snprintf(mine.problem, sizeof(mine.problem), "%s", why.c_str());
   }
-  const auto* raw = reinterpret_cast<const uint8_t*>(&mine);
-  BRAID_RETURN_IF_ERROR(setup_.store->set(fmt::format("nvlink/window/{}/{}", id, me),
-                                          Bytes(raw, raw + sizeof(mine))));
+  BRAID_RETURN_IF_ERROR(setValue(*setup_.store, fmt::format("nvlink/window/{}/{}", id, me), mine));
 
   Window w;
   w.id = id;
@@ -94,10 +93,10 @@ Result<int> PeerMap::registerWindow(void* buffer, size_t bytes) {
     if (r == me) {
       infos[r] = mine;
     } else {
-      auto got = setup_.store->get(fmt::format("nvlink/window/{}/{}", id, r), setup_.timeout);
+      auto got = getValue<WindowInfo>(*setup_.store, fmt::format("nvlink/window/{}/{}", id, r),
+                                      setup_.timeout, "window info");
       if (!got.isOk()) return got.status();
-      if (got->size() != sizeof(WindowInfo)) return internalError("malformed window info");
-      std::memcpy(&infos[r], got->data(), sizeof(WindowInfo));
+      infos[r] = *got;
       infos[r].problem[sizeof(infos[r].problem) - 1] = '\0';
     }
     if (infos[r].problem[0] != '\0' && problem.empty()) {
@@ -135,14 +134,10 @@ Result<int> PeerMap::registerWindow(void* buffer, size_t bytes) {
     w.base[r] = static_cast<uint8_t*>(it->second.first) + info.offset;
   }
   windowKeys_[id] = keys;
-  BRAID_RETURN_IF_ERROR(setup_.store->setString(fmt::format("nvlink/window/{}/ok/{}", id, me),
-                                                problem.empty() ? "ok" : problem));
-  for (int r = 0; r < n && problem.empty(); ++r) {
-    auto vote =
-        setup_.store->getString(fmt::format("nvlink/window/{}/ok/{}", id, r), setup_.timeout);
-    if (!vote.isOk()) return vote.status();
-    if (*vote != "ok") problem = *vote;
-  }
+  auto objection =
+      vote(*setup_.store, fmt::format("nvlink/window/{}/ok", id), me, n, problem, setup_.timeout);
+  if (!objection.isOk()) return objection.status();
+  problem = objection->reason;
   if (!problem.empty()) {
     (void)deregisterWindow(id);
     return unsupported(problem);
