@@ -57,19 +57,12 @@ __device__ void reduceToAllWide(T* const* dsts, int ndst, const T* const* srcs, 
         for (int u = 0; u < kWide; ++u) v[u] = __ldcg(src + u * blockDim.x);
 #pragma unroll
         for (int u = 0; u < kWide; ++u) {
-          const T* e = reinterpret_cast<const T*>(&v[u]);
-#pragma unroll
-          for (int k = 0; k < V; ++k) {
-            acc[u][k] = s == 0 ? Acc<T>::up(e[k]) : Op::apply(acc[u][k], Acc<T>::up(e[k]));
-          }
+          accumulate<T, Op>(acc[u], reinterpret_cast<const T*>(&v[u]), s == 0);
         }
       }
 #pragma unroll
       for (int u = 0; u < kWide; ++u) {
-        uint4 out;
-        T* o = reinterpret_cast<T*>(&out);
-#pragma unroll
-        for (int k = 0; k < V; ++k) o[k] = Acc<T>::down(finish(acc[u][k], avgRanks));
+        const uint4 out = packed<uint4, T>(acc[u], avgRanks);
         for (int d = 0; d < ndst; ++d)
           reinterpret_cast<uint4*>(dsts[d])[first + u * blockDim.x] = out;
       }

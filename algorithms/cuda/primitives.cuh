@@ -253,6 +253,27 @@ __device__ __forceinline__ T loadCg(const T* p) {
   return v;
 }
 
+// The element-wise steps every reduction shares. accumulate: acc[k] = e[k] (the first source)
+// or acc[k] op e[k], in the accumulation type. packed: the N results as T (kAvg divided), in one
+// vector Vec of N elements (uint4, uint2).
+template <typename T, typename Op, int N>
+__device__ __forceinline__ void accumulate(typename Acc<T>::type (&acc)[N], const T* e,
+                                           bool first) {
+#pragma unroll
+  for (int k = 0; k < N; ++k) {
+    acc[k] = first ? Acc<T>::up(e[k]) : Op::apply(acc[k], Acc<T>::up(e[k]));
+  }
+}
+template <typename Vec, typename T, int N>
+__device__ __forceinline__ Vec packed(const typename Acc<T>::type (&acc)[N], int avgRanks) {
+  static_assert(sizeof(Vec) == N * sizeof(T));
+  Vec out;
+  T* o = reinterpret_cast<T*>(&out);
+#pragma unroll
+  for (int k = 0; k < N; ++k) o[k] = Acc<T>::down(finish(acc[k], avgRanks));
+  return out;
+}
+
 // dsts[d][i] = finish(op over s of srcs[s][i]) for i < count, sources combined in order (the
 // same order on every rank, so results are bit-identical everywhere).
 template <typename T, typename Op>
@@ -273,21 +294,12 @@ __device__ void reduceToAll(T* const* dsts, int ndst, const T* const* srcs, int 
         if (s < nsrc) in[s] = __ldcg(reinterpret_cast<const uint4*>(srcs[s]) + i);
       }
       A acc[V];
-      const T* first = reinterpret_cast<const T*>(&in[0]);
-#pragma unroll
-      for (int k = 0; k < V; ++k) acc[k] = Acc<T>::up(first[k]);
+      accumulate<T, Op>(acc, reinterpret_cast<const T*>(&in[0]), true);
 #pragma unroll
       for (int s = 1; s < kMaxRanks; ++s) {
-        if (s < nsrc) {
-          const T* e = reinterpret_cast<const T*>(&in[s]);
-#pragma unroll
-          for (int k = 0; k < V; ++k) acc[k] = Op::apply(acc[k], Acc<T>::up(e[k]));
-        }
+        if (s < nsrc) accumulate<T, Op>(acc, reinterpret_cast<const T*>(&in[s]), false);
       }
-      uint4 out;
-      T* o = reinterpret_cast<T*>(&out);
-#pragma unroll
-      for (int k = 0; k < V; ++k) o[k] = Acc<T>::down(finish(acc[k], avgRanks));
+      const uint4 out = packed<uint4, T>(acc, avgRanks);
       for (int d = 0; d < ndst; ++d) reinterpret_cast<uint4*>(dsts[d])[i] = out;
     }
     done = n * V;
@@ -493,19 +505,9 @@ __device__ __forceinline__ uint2 reduceUnits(const uint2* vals, int n, int avgRa
   using A = typename Acc<T>::type;
   constexpr int E = 8 / sizeof(T);
   A acc[E];
-  const T* first = reinterpret_cast<const T*>(&vals[0]);
-#pragma unroll
-  for (int k = 0; k < E; ++k) acc[k] = Acc<T>::up(first[k]);
-  for (int s = 1; s < n; ++s) {
-    const T* e = reinterpret_cast<const T*>(&vals[s]);
-#pragma unroll
-    for (int k = 0; k < E; ++k) acc[k] = Op::apply(acc[k], Acc<T>::up(e[k]));
-  }
-  uint2 out;
-  T* o = reinterpret_cast<T*>(&out);
-#pragma unroll
-  for (int k = 0; k < E; ++k) o[k] = Acc<T>::down(finish(acc[k], avgRanks));
-  return out;
+  accumulate<T, Op>(acc, reinterpret_cast<const T*>(&vals[0]), true);
+  for (int s = 1; s < n; ++s) accumulate<T, Op>(acc, reinterpret_cast<const T*>(&vals[s]), false);
+  return packed<uint2, T>(acc, avgRanks);
 }
 
 }  // namespace braid::cuda
