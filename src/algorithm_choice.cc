@@ -126,7 +126,31 @@ const AlgorithmInfo* findAlgorithm(CollectiveKind kind, const std::string& name)
   return nullptr;
 }
 
+size_t DecisionCache::slot(CollectiveKind kind, size_t bytes) {
+  const size_t key = bytes ^ (static_cast<size_t>(kind) << 56);
+  return (key * 0x9E3779B97F4A7C15ull) >> 58;  // Fibonacci hashing: the top 6 bits, 64 slots
+}
+
+bool DecisionCache::find(CollectiveKind kind, size_t bytes, Decision* d) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Entry& e = entries_[slot(kind, bytes)];
+  if (e.kind != static_cast<int>(kind) || e.bytes != bytes) return false;
+  *d = e.decision;
+  return true;
+}
+
+void DecisionCache::store(CollectiveKind kind, size_t bytes, const Decision& d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_[slot(kind, bytes)] = Entry{static_cast<int>(kind), bytes, d};
+}
+
+void DecisionCache::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_.fill(Entry{});
+}
+
 void AlgorithmChoice::configure(const CostModel& model, const CommShape& shape) {
+  decided_.clear();
   model_ = model;
   model_.stageNames = stageNames;
   shape_ = shape;
@@ -137,6 +161,7 @@ Status AlgorithmChoice::force(CollectiveKind kind, const std::string& name) {
   if (k < 0 || k >= static_cast<int>(forced_.size())) return invalidArgument("bad collective kind");
   if (name.empty() || name == "auto") {
     forced_[k] = nullptr;
+    decided_.clear();
     return Status();
   }
   const AlgorithmInfo* a = findAlgorithm(kind, name);
@@ -154,6 +179,7 @@ Status AlgorithmChoice::force(CollectiveKind kind, const std::string& name) {
         shape_.hosts > 1 && !shape_.uniform ? " with different numbers of ranks" : ""));
   }
   forced_[k] = a;
+  decided_.clear();
   return Status();
 }
 
@@ -216,6 +242,14 @@ Decision fastest(const CostModel& m, CollectiveKind kind, size_t bytes, const Co
 }  // namespace
 
 Decision AlgorithmChoice::choose(CollectiveKind kind, size_t bytes) const {
+  Decision cached;
+  if (decided_.find(kind, bytes, &cached)) return cached;
+  Decision d = decide(kind, bytes);
+  decided_.store(kind, bytes, d);
+  return d;
+}
+
+Decision AlgorithmChoice::decide(CollectiveKind kind, size_t bytes) const {
   const AlgorithmInfo* f = forced_[static_cast<int>(kind)];
   // A forced algorithm that needs an arena falls back to the tuner where there is none
   // (e.g. BRAID_ALGO=allreduce:shm-twoshot on a communicator that spans hosts), as does

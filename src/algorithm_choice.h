@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,32 @@ struct Decision {
   bool forced = false;     // BRAID_ALGO / setAlgorithm, not the model
 };
 
+// The latest decisions by (kind, bytes), so that a call of a size seen before skips the model
+// (evaluating every algorithm's formula cost about as much as a small shared-memory allReduce).
+// Direct-mapped; a copy starts empty.
+class DecisionCache {
+ public:
+  DecisionCache() = default;
+  DecisionCache(const DecisionCache&) {}
+  DecisionCache& operator=(const DecisionCache&) {
+    clear();
+    return *this;
+  }
+  bool find(CollectiveKind kind, size_t bytes, Decision* d) const;
+  void store(CollectiveKind kind, size_t bytes, const Decision& d);
+  void clear();
+
+ private:
+  struct Entry {
+    int kind = -1;
+    size_t bytes = 0;
+    Decision decision;
+  };
+  static size_t slot(CollectiveKind kind, size_t bytes);
+  mutable std::mutex mu_;
+  std::array<Entry, 64> entries_{};
+};
+
 class AlgorithmChoice {
  public:
   // The model and the communicator's shape; call before parse() and force().
@@ -60,9 +87,12 @@ class AlgorithmChoice {
   Decision chooseStage(CollectiveKind kind, size_t bytes, const CommShape& stage) const;
 
  private:
+  Decision decide(CollectiveKind kind, size_t bytes) const;
+
   CostModel model_;
   CommShape shape_;
   std::array<const AlgorithmInfo*, 9> forced_{};
+  mutable DecisionCache decided_;
 };
 
 }  // namespace braid

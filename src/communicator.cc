@@ -13,6 +13,7 @@
 #include "tcp/transport.h"
 #include "topology.h"
 #include "util/socket.h"
+#include "util/spin.h"
 
 namespace braid {
 
@@ -138,6 +139,7 @@ Status Communicator::Impl::init(const CommOptions& options, std::shared_ptr<Stor
   sendSeq_.assign(size_, 0);
   recvSeq_.assign(size_, 0);
   const int host = topology.hostOf[rank_];
+  noteRanksOnHost(static_cast<int>(topology.ranksOnHost[host].size()));
   BRAID_LOG(
       kInfo, kInit,
       "rank {}/{} on host {} (host {} of {}, local rank {} of {}): {} shm peers, {} tcp peers",

@@ -1,13 +1,12 @@
 // OpContext: request bookkeeping and the spin-then-block wait loop shared by every algorithm.
 #include "op_context.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <set>
 
 #include "logging.h"
 #include "params.h"
+#include "util/spin.h"
 
 namespace braid {
 
@@ -203,7 +202,7 @@ Status OpContext::waitUntil(const Request* target) {
     }
     if (spinForever || now - lastProgress < spinFor) {
       // Spin, but let another rank on this core run: tests put many ranks on few cores.
-      if (++idleRounds % 16 == 0) sched_yield();
+      spinPause(idleRounds++);
       continue;
     }
     // Block in the transports that have work queued.

@@ -2,12 +2,12 @@
 #include "shm/arena.h"
 
 #include <poll.h>
-#include <sched.h>
 
 #include <algorithm>
 
 #include "logging.h"
 #include "params.h"
+#include "util/spin.h"
 
 namespace braid::shm {
 
@@ -45,12 +45,16 @@ Status ShmArena::peerTrouble() const {
 Status ShmArena::waitAll(int c, uint64_t value, Clock::time_point deadline,
                          const std::atomic<bool>* aborted) {
   if (reached(c, value)) return Status();
+  const bool spinForever = params().spin;
   const auto spinUntil = Clock::now() + std::chrono::microseconds(params().spinUs);
-  for (uint64_t i = 0; params().spin || Clock::now() < spinUntil; ++i) {
+  for (uint64_t i = 0;; ++i) {
     if (reached(c, value)) return Status();
-    if (i % 16 == 15) sched_yield();
+    spinPause(i);
+    if (i % 8 != 7) continue;  // the clock costs more than a poll
+    const Clock::time_point now = Clock::now();
+    if (!spinForever && now >= spinUntil) break;
     // BRAID_SPIN never blocks: give the caller its slice back to check everything else.
-    if (i % 1024 == 1023 && Clock::now() >= deadline) break;
+    if (now >= deadline) break;
   }
   RankBlock* me = members_[self_].segment->block();
   for (;;) {
