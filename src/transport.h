@@ -143,6 +143,7 @@ struct TransportSetup {
   Clock::time_point deadline;    // for the whole setup
   std::string advertiseAddress;  // TCP: the IP address peers should dial (never empty)
   int socketsPerPeer = 0;        // TCP: sockets per peer; 0 = BRAID_TCP_SOCKETS
+  int socketBufferBytes = 0;     // TCP: SO_SNDBUF / SO_RCVBUF; 0 = the kernel's autotuning
 };
 
 }  // namespace braid

@@ -122,7 +122,8 @@ class Peer : public Connection {
 
 class TcpTransport : public Transport {
  public:
-  TcpTransport(int rank, int size, int sockets, size_t stripe);
+  // bufferBytes: SO_SNDBUF / SO_RCVBUF of every socket (0 = the kernel's autotuning).
+  TcpTransport(int rank, int size, int sockets, size_t stripe, int bufferBytes);
   ~TcpTransport() override;
 
   // Takes the connected sockets: fds[i] are the `sockets` sockets to peers[i].
@@ -163,6 +164,7 @@ class TcpTransport : public Transport {
   int rank_;
   int size_;
   int sockets_;
+  int bufferBytes_;
   bool drainingForReason_ = false;  // connectionLost is looking for a peer's error frame
   size_t stripe_;
   std::vector<std::unique_ptr<Peer>> peers_;

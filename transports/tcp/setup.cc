@@ -167,10 +167,13 @@ Result<std::unique_ptr<Transport>> createTcpTransport(const TransportSetup& setu
   }
   BRAID_RETURN_IF_ERROR(acceptPeers(setup, listener->get(), sockets, &fds));
 
-  auto transport = std::make_unique<tcp::TcpTransport>(setup.rank, setup.size, sockets, stripe);
+  auto transport = std::make_unique<tcp::TcpTransport>(setup.rank, setup.size, sockets, stripe,
+                                                       setup.socketBufferBytes);
   BRAID_RETURN_IF_ERROR(transport->init(setup.peers, std::move(fds)));
-  BRAID_LOG(kInfo, kNet, "TCP transport on rank {} ready at {}: {} peers x {} sockets, stripe {}",
-            setup.rank, address, setup.peers.size(), sockets, stripe);
+  BRAID_LOG(kInfo, kNet,
+            "TCP transport on rank {} ready at {}: {} peers x {} sockets, stripe {}, buffers {}",
+            setup.rank, address, setup.peers.size(), sockets, stripe,
+            setup.socketBufferBytes > 0 ? std::to_string(setup.socketBufferBytes) : "autotuned");
   return std::unique_ptr<Transport>(std::move(transport));
 }
 

@@ -22,7 +22,6 @@ namespace {
 constexpr uint64_t kWakeTag = ~uint64_t{0};
 constexpr int kMaxIov = 64;
 constexpr int kMaxEvents = 64;
-constexpr int kBufferBytes = 4 << 20;
 constexpr auto kErrorFrameBudget = std::chrono::milliseconds(100);
 
 // Payload bytes of a queued frame that may be written now.
@@ -58,8 +57,8 @@ AlignedBuffer allocateAligned(size_t bytes) {
 
 void Peer::post(Request* request) { transport_->post(*this, request); }
 
-TcpTransport::TcpTransport(int rank, int size, int sockets, size_t stripe)
-    : rank_(rank), size_(size), sockets_(sockets), stripe_(stripe) {}
+TcpTransport::TcpTransport(int rank, int size, int sockets, size_t stripe, int bufferBytes)
+    : rank_(rank), size_(size), sockets_(sockets), bufferBytes_(bufferBytes), stripe_(stripe) {}
 
 TcpTransport::~TcpTransport() = default;
 
@@ -84,7 +83,7 @@ Status TcpTransport::init(const std::vector<int>& peers, std::vector<std::vector
       s->fd = std::move(fds[i][static_cast<size_t>(k)]);
       BRAID_RETURN_IF_ERROR(net::setNonBlocking(s->fd.get()));
       BRAID_RETURN_IF_ERROR(net::setNoDelay(s->fd.get()));
-      net::setBufferSizes(s->fd.get(), kBufferBytes);
+      if (bufferBytes_ > 0) net::setBufferSizes(s->fd.get(), bufferBytes_);
       s->inbox = allocateAligned(kInboxBytes);
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.u64 = all_.size();
