@@ -224,12 +224,15 @@ cudaError_t copyToEveryone(const cuda::PeerMemory& m, const OpDesc& d, size_t by
   return cuda::pushCopy(m, a, s);
 }
 
-// Broadcast by size: low-latency push up to BRAID_GPU_ONESHOT_BYTES, the chain from
+// Broadcast by size: low-latency push up to BRAID_GPU_LL_BROADCAST_BYTES, the chain from
 // BRAID_GPU_CHAIN_BYTES (3+ GPUs), scatter + allGather from 8 MiB if the chain starts later,
 // else the root's push to everyone.
 cudaError_t broadcast(const cuda::PeerMemory& m, const Params& p, const OpDesc& d, size_t bytes,
                       cudaStream_t s, const char** what) {
-  if (bytes <= static_cast<size_t>(p.gpuOneShotBytes) && fitsLl(m, bytes)) {
+  const int64_t llMax = p.gpuLlBroadcastBytes > 0 ? p.gpuLlBroadcastBytes
+                        : m.size == 2             ? int64_t{1} << 20
+                                                  : p.gpuOneShotBytes;
+  if (bytes <= static_cast<size_t>(llMax) && fitsLl(m, bytes)) {
     *what = "low-latency broadcast";
     return cuda::llBroadcast(m, llArgs(m, d, bytes), d.root, s);
   }
