@@ -48,8 +48,9 @@ INSTANTIATE_TEST_SUITE_P(Ranks, GpuMatrix, ::testing::Values(1, 2, 3, 4));
 
 // Each GPU algorithm forced at every size: allReduce low-latency one-shot and two-shot (up to
 // BRAID_GPU_LL_BYTES) and the staged ones; reduceScatter, allGather and broadcast with LL off;
-// broadcast down the chain, and low-latency up to the LL region's size; on registered buffers the direct kernels, and the two-shot into
-// registered outputs, at every size. 3 ranks where there are 3 GPUs (uneven two-shot shards).
+// broadcast down the chain, and low-latency up to the LL region's size; on registered buffers the
+// direct kernels, and the two-shot into registered outputs, at every size. 3 ranks where there are
+// 3 GPUs (uneven two-shot shards).
 class GpuAlgorithms : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GpuAlgorithms, CollectivesWithSeveralAlgorithmsExact) {
