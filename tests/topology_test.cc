@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "util/spin.h"
+
 namespace braid {
 namespace {
 
@@ -80,6 +82,20 @@ TEST(CommTopology, ConsistentOnManyLayouts) {
     EXPECT_EQ(total, 6u);
     EXPECT_EQ(t.uniform, sameSizes);
   }
+}
+
+// Waits yield on every poll once a communicator puts more ranks on this host than the process
+// may use CPUs, and only every 16th poll before (util/spin.h).
+TEST(SpinPolicy, YieldsOnEveryPollOnlyWhereRanksShareCores) {
+  const int cpus = usableCpus();
+  EXPECT_GE(cpus, 1);
+  EXPECT_EQ(spin_internal::yieldEvery.load(), 16u);
+  noteRanksOnHost(cpus);
+  EXPECT_EQ(spin_internal::yieldEvery.load(), 16u);
+  noteRanksOnHost(cpus + 1);
+  EXPECT_EQ(spin_internal::yieldEvery.load(), 1u);
+  noteRanksOnHost(1);  // a later, smaller communicator does not undo it
+  EXPECT_EQ(spin_internal::yieldEvery.load(), 1u);
 }
 
 TEST(HostDiscovery, AbsentIbverbsIsAnEmptyListWithANote) {

@@ -254,6 +254,47 @@ TEST(Tuner, EveryRankDecidesAlikeAfterTheProbe) {
   reloadParams();
 }
 
+// Decisions are cached per (kind, bytes): a cached answer equals a fresh one for every size (64
+// slots, so sizes collide and evict), forcing an algorithm and configuring a new model take
+// effect at once, and a copy decides alike.
+TEST(Tuner, CachedDecisionsEqualFreshOnesAndFollowOverrides) {
+  const CommShape shape = shapeFor({"a", "a", "a", "a"}, LinkClass::kShm, 1 << 20);
+  AlgorithmChoice choice;
+  choice.configure(defaultCostModel(), shape);
+  auto fresh = [&](K kind, size_t bytes) {
+    AlgorithmChoice other;  // a new one holds nothing cached
+    other.configure(defaultCostModel(), shape);
+    return other.choose(kind, bytes);
+  };
+  for (int round = 0; round < 2; ++round) {  // the second round is served from the cache
+    for (K kind : {K::kAllReduce, K::kBroadcast, K::kReduceScatter}) {
+      for (size_t bytes = 1; bytes <= (size_t{1} << 30); bytes = bytes * 3 + 1) {
+        Decision d = choice.choose(kind, bytes), f = fresh(kind, bytes);
+        ASSERT_EQ(d.algorithm, f.algorithm) << bytes;
+        EXPECT_EQ(d.predictedUs, f.predictedUs) << bytes;
+        EXPECT_EQ(d.chunkBytes, f.chunkBytes) << bytes;
+      }
+    }
+  }
+  EXPECT_STREQ(choice.choose(K::kAllReduce, 8).algorithm->name, "shm-oneshot");
+  ASSERT_TRUE(choice.force(K::kAllReduce, "ring").isOk());
+  EXPECT_STREQ(choice.choose(K::kAllReduce, 8).algorithm->name, "ring");
+  EXPECT_TRUE(choice.choose(K::kAllReduce, 8).forced);
+  AlgorithmChoice copy = choice;
+  EXPECT_STREQ(copy.choose(K::kAllReduce, 8).algorithm->name, "ring");
+  ASSERT_TRUE(choice.force(K::kAllReduce, "auto").isOk());
+  EXPECT_STREQ(choice.choose(K::kAllReduce, 8).algorithm->name, "shm-oneshot");
+  CostModel slowShm = defaultCostModel();
+  slowShm.link(LinkClass::kShm).alphaUs = 1e6;  // the arena's one synchronisation now costs 1 s
+  choice.configure(slowShm, shape);
+  EXPECT_EQ(choice.choose(K::kAllReduce, 8).predictedUs, [&] {
+    AlgorithmChoice other;
+    other.configure(slowShm, shape);
+    return other.choose(K::kAllReduce, 8).predictedUs;
+  }());
+  EXPECT_GT(choice.choose(K::kAllReduce, 8).predictedUs, 1e5);
+}
+
 TEST(Tuner, OverridesReplaceDefaults) {
   setenv("BRAID_TUNE_TCP_ALPHA_US", "123", 1);
   setenv("BRAID_TUNE_TCP_GBS", "0.5", 1);
