@@ -13,6 +13,7 @@
 // In place: each thread reads the input units it later overwrites itself (the same unit
 // indices in every phase), so send == recv is safe.
 #include "cuda/dispatch.cuh"
+#include "cuda/graph_launch.cuh"
 #include "cuda/kernels.h"
 
 namespace braid::cuda {
@@ -180,19 +181,16 @@ cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, Reduc
                      cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    llReduceKernel<decltype(t), decltype(o)><<<a.blocks, a.threads, 0, stream>>>(m, a, avg);
-    return cudaGetLastError();
+    return launch(llReduceKernel<decltype(t), decltype(o)>, a.blocks, a.threads, stream, m, a, avg);
   });
 }
 
 cudaError_t llAllGather(const PeerMemory& m, const LlArgs& a, cudaStream_t stream) {
-  llAllGatherKernel<<<a.blocks, a.threads, 0, stream>>>(m, a);
-  return cudaGetLastError();
+  return launch(llAllGatherKernel, a.blocks, a.threads, stream, m, a);
 }
 
 cudaError_t llBroadcast(const PeerMemory& m, const LlArgs& a, int root, cudaStream_t stream) {
-  llBroadcastKernel<<<a.blocks, a.threads, 0, stream>>>(m, a, root);
-  return cudaGetLastError();
+  return launch(llBroadcastKernel, a.blocks, a.threads, stream, m, a, root);
 }
 
 cudaError_t llTwoShotAllReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
@@ -200,8 +198,8 @@ cudaError_t llTwoShotAllReduce(const PeerMemory& m, const LlArgs& a, DataType dt
   const int avg = avgRanksOf(m, op);
   const size_t shard = llTwoShotShard(m, a.bytes);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    llTwoShotKernel<decltype(t), decltype(o)><<<a.blocks, a.threads, 0, stream>>>(m, a, shard, avg);
-    return cudaGetLastError();
+    return launch(llTwoShotKernel<decltype(t), decltype(o)>, a.blocks, a.threads, stream, m, a,
+                  shard, avg);
   });
 }
 
