@@ -40,6 +40,7 @@ Status ringAllGather(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t 
 // Recursive halving-doubling (Rabenseifner); any world size (ranks beyond the largest power of
 // two fold into a partner first and get the result back at the end).
 Status halvingDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
+Status recursiveDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
 Status halvingDoublingReduceScatter(OpContext& ctx, const uint8_t* send, uint8_t* recv,
                                     size_t recvCount);
 Status halvingDoublingAllGather(OpContext& ctx, const uint8_t* send, uint8_t* recv,

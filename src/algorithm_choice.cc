@@ -32,6 +32,10 @@ const std::vector<AlgorithmInfo> kRegistry = {
      [](OpContext& c, const OpDesc& d) {
        return halvingDoublingAllReduce(c, in(d), out(d), d.count);
      }},
+    {K::kAllReduce, "recursive-doubling",
+     [](OpContext& c, const OpDesc& d) {
+       return recursiveDoublingAllReduce(c, in(d), out(d), d.count);
+     }},
     {K::kAllReduce, "hierarchical", hierarchicalAllReduce, false, true},
     {K::kReduceScatter, "ring",
      [](OpContext& c, const OpDesc& d) { return ringReduceScatter(c, in(d), out(d), d.count); }},

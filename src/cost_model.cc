@@ -82,6 +82,22 @@ double bestPipeline(int depth, double bytes, size_t* chunk, StepCost stepCost) {
 
 // --- allReduce (S = the buffer) ---------------------------------------------------------------
 
+// log2 p' steps, each a whole-buffer exchange with the participant `dist` away and a reduction;
+// a non-power-of-two world's extra ranks fold in first and get the result at the end.
+double recursiveDoublingAllReduce(const CostModel& m, const CommShape& s, double S) {
+  const int p = s.ranks, q = floorPow2(p);
+  double t = 0;
+  for (int dist = 1; dist < q; dist *= 2) {
+    Hop h = distanceHop(m, s, dist);
+    t += h.a + S * h.b + S * m.gammaUsPerByte;
+  }
+  if (p != q) {
+    Hop h = flatHop(m, s, 1);
+    t += 2 * (h.a + S * h.b) + S * m.gammaUsPerByte;
+  }
+  return t;
+}
+
 double ringAllReduce(const CostModel& m, const CommShape& s, double S) {
   const int p = s.ranks;
   Hop h = flatHop(m, s, s.ringFlows);
@@ -274,7 +290,8 @@ double hierarchical(const CostModel& m, CollectiveKind kind, double bytes, const
 std::vector<std::string> formulaNames(CollectiveKind kind) {
   switch (kind) {
     case K::kAllReduce:
-      return {"ring", "oneshot", "shm-oneshot", "shm-twoshot", "tree", "halving-doubling"};
+      return {"ring", "oneshot",          "shm-oneshot",       "shm-twoshot",
+              "tree", "halving-doubling", "recursive-doubling"};
     case K::kReduceScatter:
     case K::kAllGather:
       return {"ring", "halving-doubling"};
@@ -392,6 +409,7 @@ double predictUs(const CostModel& m, CollectiveKind kind, std::string_view a, si
       if (a == "shm-twoshot") return shmTwoShot(m, s, S);
       if (a == "tree") return treeAllReduce(m, s, S, chunkBytes);
       if (a == "halving-doubling") return halvingDoublingAllReduce(m, s, S);
+      if (a == "recursive-doubling") return recursiveDoublingAllReduce(m, s, S);
       break;
     case K::kReduceScatter:
       if (a == "ring") return ringReduceScatter(m, s, S * n);

@@ -279,18 +279,17 @@ TEST_P(AllReduceAlgorithms, ExactForEveryCountAndPlacement) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Forced, AllReduceAlgorithms,
-                         ::testing::Combine(::testing::Values("shm", "tcp"),
-                                            ::testing::Values(2, 3, 5, 8),
-                                            ::testing::Values("ring", "oneshot", "shm-oneshot",
-                                                              "shm-twoshot", "tree",
-                                                              "halving-doubling")),
-                         [](const auto& param) {
-                           std::string a = std::get<2>(param.param);
-                           std::replace(a.begin(), a.end(), '-', '_');
-                           return std::get<0>(param.param) + "_" +
-                                  std::to_string(std::get<1>(param.param)) + "ranks_" + a;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Forced, AllReduceAlgorithms,
+    ::testing::Combine(::testing::Values("shm", "tcp"), ::testing::Values(2, 3, 5, 8),
+                       ::testing::Values("ring", "oneshot", "shm-oneshot", "shm-twoshot", "tree",
+                                         "halving-doubling", "recursive-doubling")),
+    [](const auto& param) {
+      std::string a = std::get<2>(param.param);
+      std::replace(a.begin(), a.end(), '-', '_');
+      return std::get<0>(param.param) + "_" + std::to_string(std::get<1>(param.param)) + "ranks_" +
+             a;
+    });
 
 }  // namespace
 }  // namespace braid
@@ -298,10 +297,10 @@ INSTANTIATE_TEST_SUITE_P(Forced, AllReduceAlgorithms,
 namespace braid {
 namespace {
 
-// The tree and halving-doubling algorithms, forced, for every collective that has them: every
-// world size 1..16 at a few counts with fp32 sum, and every dtype and op on 3, 5 and 8 ranks
-// over both transports. Trees run with small, odd chunks there so that chunk boundaries,
-// multi-chunk pipelines and the CPU sums of two-child ranks are all exercised.
+// The tree, halving-doubling and recursive-doubling algorithms, forced, for every collective that
+// has them: every world size 1..16 at a few counts with fp32 sum, and every dtype and op on 3, 5
+// and 8 ranks over both transports. Trees run with small, odd chunks there so that chunk
+// boundaries, multi-chunk pipelines and the CPU sums of two-child ranks are all exercised.
 struct ForcedCase {
   CollectiveKind kind;
   const char* algo;
@@ -309,6 +308,7 @@ struct ForcedCase {
 const ForcedCase kForcedCases[] = {
     {CollectiveKind::kAllReduce, "tree"},
     {CollectiveKind::kAllReduce, "halving-doubling"},
+    {CollectiveKind::kAllReduce, "recursive-doubling"},
     {CollectiveKind::kReduceScatter, "halving-doubling"},
     {CollectiveKind::kAllGather, "halving-doubling"},
     {CollectiveKind::kBroadcast, "tree"},
