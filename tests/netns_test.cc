@@ -202,9 +202,9 @@ TEST_F(Netns, ThreeHostsSevenRanksEveryCollectiveIsExact) {
   }
 }
 
-// The algorithms of the multi-host issue (tree, halving-doubling, hierarchical) are exact
-// across hosts too: every dtype and op, in and out of place, 3 hosts x 2 ranks (uniform, so
-// hierarchical is offered) and 5 ranks on 3 hosts (3 odd, non-uniform).
+// The algorithms of the multi-host issue (tree, halving-doubling, recursive-doubling,
+// hierarchical) are exact across hosts too: every dtype and op, in and out of place, 3 hosts x 2
+// ranks (uniform, so hierarchical is offered) and 5 ranks on 3 hosts (3 odd, non-uniform).
 TEST_F(Netns, TreeHalvingDoublingAndHierarchicalAreExactAcrossHosts) {
   Cluster cluster(3);
   ASSERT_EQ(cluster.up().exitCode, 0) << cluster.up().output;
@@ -217,8 +217,12 @@ TEST_F(Netns, TreeHalvingDoublingAndHierarchicalAreExactAcrossHosts) {
     if (std::string(coll) != "broadcast") {
       EXPECT_TRUE(has(r.output, "braid/halving-doubling")) << coll << "\n" << r.output;
     }
+    if (std::string(coll) == "allreduce") {
+      EXPECT_TRUE(has(r.output, "braid/recursive-doubling")) << r.output;
+    }
   }
-  Ran odd = cluster.run(5, kBench + " allreduce --algo tree,halving-doubling" + sweep);
+  Ran odd =
+      cluster.run(5, kBench + " allreduce --algo tree,halving-doubling,recursive-doubling" + sweep);
   ASSERT_EQ(odd.exitCode, 0) << odd.output;
   EXPECT_TRUE(has(odd.output, "# wrong values: 0")) << odd.output;
 }
