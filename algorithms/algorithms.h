@@ -40,6 +40,14 @@ Status ringAllGather(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t 
 // Recursive halving-doubling (Rabenseifner); any world size (ranks beyond the largest power of
 // two fold into a partner first and get the result back at the end).
 Status halvingDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
+// The fold of a world that is not a power of two around an allReduce among the participants
+// (patterns/halving_doubling.h). foldIn: a rank that sits out hands its input to its partner,
+// receives the result into recv and sets *satOut; its partner reduces that input with its own
+// into recv. *input is where the rank's (folded) input is afterwards: recv or send. foldOut: the
+// partner hands the result back.
+Status foldIn(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t bytes, bool* satOut,
+              const uint8_t** input);
+void foldOut(OpContext& ctx, const uint8_t* recv, size_t bytes);
 Status recursiveDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count);
 Status halvingDoublingReduceScatter(OpContext& ctx, const uint8_t* send, uint8_t* recv,
                                     size_t recvCount);

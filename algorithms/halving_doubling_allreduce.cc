@@ -9,24 +9,40 @@
 
 namespace braid::algorithms {
 
-Status halvingDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count) {
-  const int n = ctx.size(), r = ctx.rank(), p = patterns::hdPow2(n);
-  const size_t bytes = count * ctx.elemSize();
+Status foldIn(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t bytes, bool* satOut,
+              const uint8_t** input) {
+  const int n = ctx.size(), r = ctx.rank();
   const int partner = patterns::hdFoldPartner(r, n);
-  if (patterns::hdVirtualRank(r, n) < 0) {
+  *satOut = patterns::hdVirtualRank(r, n) < 0;
+  *input = send;
+  if (*satOut) {
     ctx.send(partner, send, bytes);
     ctx.recv(partner, recv, bytes);
     return ctx.wait();
   }
-  const uint8_t* input = send;
   if (partner >= 0) {
     BRAID_RETURN_IF_ERROR(ctx.waitFor(ctx.recvReduce(partner, recv, send, bytes)));
-    input = recv;
+    *input = recv;
   }
+  return Status();
+}
+
+void foldOut(OpContext& ctx, const uint8_t* recv, size_t bytes) {
+  const int partner = patterns::hdFoldPartner(ctx.rank(), ctx.size());
+  if (partner >= 0) ctx.send(partner, recv, bytes);
+}
+
+Status halvingDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* recv, size_t count) {
+  const int p = patterns::hdPow2(ctx.size());
+  const size_t bytes = count * ctx.elemSize();
+  bool satOut = false;
+  const uint8_t* input = nullptr;
+  BRAID_RETURN_IF_ERROR(foldIn(ctx, send, recv, bytes, &satOut, &input));
+  if (satOut) return Status();
   auto segmentBegin = [&](int v) { return patterns::blockBegin(count, p, v); };
   BRAID_RETURN_IF_ERROR(recursiveHalving(ctx, input, recv, segmentBegin));
   BRAID_RETURN_IF_ERROR(recursiveDoubling(ctx, recv, segmentBegin));
-  if (partner >= 0) ctx.send(partner, recv, bytes);
+  foldOut(ctx, recv, bytes);
   return ctx.wait();
 }
 

@@ -16,18 +16,12 @@ Status recursiveDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* 
                                   size_t count) {
   const int n = ctx.size(), r = ctx.rank(), p = patterns::hdPow2(n);
   const size_t bytes = count * ctx.elemSize();
-  const int partner = patterns::hdFoldPartner(r, n);
+  bool satOut = false;
+  const uint8_t* input = nullptr;
+  BRAID_RETURN_IF_ERROR(foldIn(ctx, send, recv, bytes, &satOut, &input));
+  if (satOut) return Status();
+  if (input != recv && bytes > 0) std::memcpy(recv, input, bytes);
   const int v = patterns::hdVirtualRank(r, n);
-  if (v < 0) {  // sits out: hands its input over, gets the result back
-    ctx.send(partner, send, bytes);
-    ctx.recv(partner, recv, bytes);
-    return ctx.wait();
-  }
-  if (partner >= 0) {
-    BRAID_RETURN_IF_ERROR(ctx.waitFor(ctx.recvReduce(partner, recv, send, bytes)));
-  } else if (recv != send && bytes > 0) {
-    std::memcpy(recv, send, bytes);
-  }
   uint8_t* theirs = ctx.scratch(bytes);
   for (int step = 0; (1 << step) < p; ++step) {
     const int other = patterns::hdDoublingPartner(v, step);
@@ -42,7 +36,7 @@ Status recursiveDoublingAllReduce(OpContext& ctx, const uint8_t* send, uint8_t* 
       ctx.reducer()(recv, theirs, recv, count);
     }
   }
-  if (partner >= 0) ctx.send(partner, recv, bytes);
+  foldOut(ctx, recv, bytes);
   return ctx.wait();
 }
 

@@ -82,6 +82,14 @@ double bestPipeline(int depth, double bytes, size_t* chunk, StepCost stepCost) {
 
 // --- allReduce (S = the buffer) ---------------------------------------------------------------
 
+// The fold of a world that is not a power of two (halving-doubling, recursive doubling): the
+// extra ranks hand their buffer in, the partners reduce it and hand the result back.
+double foldCost(const CostModel& m, const CommShape& s, double S) {
+  if (s.ranks == floorPow2(s.ranks)) return 0;
+  Hop h = flatHop(m, s, 1);
+  return 2 * (h.a + S * h.b) + S * m.gammaUsPerByte;
+}
+
 // log2 p' steps, each a whole-buffer exchange with the participant `dist` away and a reduction;
 // a non-power-of-two world's extra ranks fold in first and get the result at the end.
 double recursiveDoublingAllReduce(const CostModel& m, const CommShape& s, double S) {
@@ -91,11 +99,7 @@ double recursiveDoublingAllReduce(const CostModel& m, const CommShape& s, double
     Hop h = distanceHop(m, s, dist);
     t += h.a + S * h.b + S * m.gammaUsPerByte;
   }
-  if (p != q) {
-    Hop h = flatHop(m, s, 1);
-    t += 2 * (h.a + S * h.b) + S * m.gammaUsPerByte;
-  }
-  return t;
+  return t + foldCost(m, s, S);
 }
 
 double ringAllReduce(const CostModel& m, const CommShape& s, double S) {
@@ -168,11 +172,7 @@ double halvingDoublingAllReduce(const CostModel& m, const CommShape& s, double S
     t += 2 * (h.a + S * dist / q * h.b * kUnstreamedFactor);  // halving step + mirror doubling
   }
   t += (q - 1.0) / q * S * m.gammaUsPerByte;
-  if (p != q) {
-    Hop h = flatHop(m, s, 1);
-    t += 2 * (h.a + S * h.b) + S * m.gammaUsPerByte;
-  }
-  return t;
+  return t + foldCost(m, s, S);
 }
 
 // --- reduceScatter / allGather (S = all n blocks) ---------------------------------------------

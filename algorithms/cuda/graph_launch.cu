@@ -2,6 +2,7 @@
 // kGraphs graphs (least recently used evicted), never destroyed at exit (the CUDA context may be
 // gone by then).
 #include <cstdint>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -74,31 +75,32 @@ cudaError_t launchThroughGraph(const void* kernel, dim3 grid, dim3 block, void**
                            block.x,
                            block.y,
                            block.z};
-  const auto* headBytes = reinterpret_cast<const unsigned char*>(head);
-  std::vector<unsigned char> full(headBytes, headBytes + sizeof(head));
-  full.insert(full.end(), key, key + keyBytes);
-  uint64_t h = 0;
-  for (size_t i = 0; i + 8 <= full.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, full.data() + i, 8);
-    h = hashMix(h, word);
-  }
-  for (size_t i = full.size() / 8 * 8; i < full.size(); ++i) h = hashMix(h, full[i]);
+  const uint64_t h = hashOfBytes(hashOfBytes(0, head, sizeof(head)), key, keyBytes);
+  // Stored keys are head then argument bytes; compared in place (no copy on a hit).
+  auto same = [&](const std::vector<unsigned char>& stored) {
+    return stored.size() == sizeof(head) + keyBytes &&
+           std::memcmp(stored.data(), head, sizeof(head)) == 0 &&
+           std::memcmp(stored.data() + sizeof(head), key, keyBytes) == 0;
+  };
 
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.graphs.find(h);
-  if (it != c.graphs.end() && it->second.key == full) {
+  if (it != c.graphs.end() && same(it->second.key)) {
     c.uses.splice(c.uses.begin(), c.uses, it->second.use);
     return cudaGraphLaunch(it->second.exec, stream);
   }
   // First sight: remember it. Second: build its graph.
   auto seen = c.seenOnce.find(h);
-  if (seen == c.seenOnce.end() || seen->second != full) {
+  if (seen == c.seenOnce.end() || !same(seen->second)) {
     if (c.seenOnce.size() >= kSeen) c.seenOnce.clear();
-    c.seenOnce[h] = std::move(full);
+    std::vector<unsigned char>& stored = c.seenOnce[h];
+    const auto* headBytes = reinterpret_cast<const unsigned char*>(head);
+    stored.assign(headBytes, headBytes + sizeof(head));
+    stored.insert(stored.end(), key, key + keyBytes);
     return plain();
   }
+  std::vector<unsigned char> full = std::move(seen->second);
   c.seenOnce.erase(seen);
   cudaGraphExec_t exec = nullptr;
   if (instantiate(kernel, grid, block, args, &exec) != cudaSuccess) {
