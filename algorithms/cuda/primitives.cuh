@@ -351,6 +351,13 @@ __device__ __forceinline__ uint64_t collectiveSeq(const PeerMemory& m) {
   return *reinterpret_cast<volatile uint64_t*>(&m.counters->collectiveSeq);
 }
 
+// The k-th peer after `me` in ring order. Loops that copy to one peer after another start at
+// me + 1, so that at each moment every rank writes to a different peer: in rank order all ranks
+// would write to rank 0 first, three links' worth into one GPU on 4 GPUs while others idle.
+__device__ __forceinline__ int peerAfter(int me, int k, int n) {
+  return me + k < n ? me + k : me + k - n;
+}
+
 // The sending half of one round of a push (push_reduce.cu, push_copy.cu): wait until every
 // receiver's staging part is free, copy `bytes` of this rank's block for each receiver into it
 // (block p at src + p * stride; stride 0: the same bytes for all, read once), then raise the
@@ -375,7 +382,8 @@ __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int ha
     }
     copyToAll(dsts, nd, src, bytes);
   } else {
-    for (int p = 0; p < n; ++p) {
+    for (int k = 1; k < n; ++k) {
+      const int p = peerAfter(me, k, n);
       if (isReceiver(p)) copyBytes(region(m, p, half, me, lane, part), src + p * stride, bytes);
     }
   }

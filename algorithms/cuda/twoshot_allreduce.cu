@@ -52,8 +52,8 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     if (!blockAgree(ok)) return;
-    for (int p = 0; p < n; ++p) {
-      if (p == me) continue;
+    for (int k = 1; k < n; ++k) {
+      const int p = peerAfter(me, k, n);
       copyBytes(region(m, p, half, me, lane, kScatterPart),
                 reinterpret_cast<const uint8_t*>(in + p * shard + sh.begin), len(p) * sizeof(T));
     }
@@ -76,9 +76,11 @@ __global__ void __launch_bounds__(kThreads)
     for (int w = 0; w < n; ++w) {
       srcs[w] = w == me ? in + me * shard + sh.begin
                         : reinterpret_cast<const T*>(region(m, me, half, w, lane, kScatterPart));
-      dsts[w] = direct    ? static_cast<T*>(a.outputs[w]) + me * shard + sh.begin
-                : w == me ? out + me * shard + sh.begin
-                          : reinterpret_cast<T*>(region(m, w, half, me, lane, kGatherPart));
+      // Destinations in ring order from me + 1 (see peerAfter), this rank's own last.
+      const int d = peerAfter(me, w + 1, n);
+      dsts[w] = direct    ? static_cast<T*>(a.outputs[d]) + me * shard + sh.begin
+                : d == me ? out + me * shard + sh.begin
+                          : reinterpret_cast<T*>(region(m, d, half, me, lane, kGatherPart));
     }
     reduceToAll<T, Op>(dsts, n, srcs, n, len(me), avgRanks);
     blockAgree(true);
