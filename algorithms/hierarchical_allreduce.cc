@@ -2,6 +2,13 @@
 // every rank allReduces its block with its counterparts on the other hosts — all L blocks in
 // parallel, so every rank of a host uses the network at once and each moves 1/L of the data —
 // then ring allgather on the host. Blocks may differ by one element (patterns::blockCount).
+//
+// Large buffers go in pieces, pipelined: while the hosts exchange piece k, the host-local
+// reduce-scatter of piece k + 1 and allgather of piece k - 1 run beside it (every wait
+// progresses every transport), so only the first reduce-scatter and the last allgather add to
+// the network time. On 4 netns hosts x 2 ranks at 1 Gbit/s the local steps were 3-5% of a
+// 64 MiB allReduce (docs/results/2026-11-22-session6).
+#include <algorithm>
 #include <cstring>
 
 #include "algorithms.h"
@@ -9,6 +16,13 @@
 #include "patterns/ring.h"
 
 namespace braid::algorithms {
+namespace {
+
+// Pieces of at least this many bytes, at most kMaxPieces of them.
+constexpr size_t kPieceBytes = size_t{4} << 20;
+constexpr size_t kMaxPieces = 8;
+
+}  // namespace
 
 Status hierarchicalAllReduce(OpContext& ctx, const OpDesc& d) {
   const CommTopology& t = ctx.topology();
@@ -17,28 +31,45 @@ Status hierarchicalAllReduce(OpContext& ctx, const OpDesc& d) {
   const size_t es = ctx.elemSize();
   OpContext local(ctx, patterns::localGroup(t, ctx.rank()));
   const int l = local.size(), me = local.rank();
-  auto block = [&](int b) { return recv + patterns::blockBegin(d.count, l, b) * es; };
+  // One piece when there is no host-local step to hide.
+  const size_t pieces = l == 1 ? 1 : std::clamp<size_t>(d.count * es / kPieceBytes, 1, kMaxPieces);
+  const int numPieces = static_cast<int>(pieces);
+  auto pieceBegin = [&](int k) { return patterns::blockBegin(d.count, numPieces, k); };
+  auto pieceCount = [&](int k) { return patterns::blockCount(d.count, numPieces, k); };
+  // Block b of piece k: this rank ends step 1 with its host's sum of block `me`.
+  auto block = [&](int k, int b) {
+    return recv + (pieceBegin(k) + patterns::blockBegin(pieceCount(k), l, b)) * es;
+  };
 
-  // 1. This rank ends with its host's sum of block `me`.
+  // 1. Host-local reduce-scatter of piece k (posted; waited for before piece k crosses hosts).
+  auto postReduceScatter = [&](int k) {
+    postRingReduceScatter(local, send + pieceBegin(k) * es, pieceCount(k),
+                          [&, k](int b) { return block(k, b); });
+  };
   if (l == 1) {
     if (send != recv && d.count > 0) std::memcpy(recv, send, d.count * es);
   } else {
-    postRingReduceScatter(local, send, d.count, block);
-    BRAID_RETURN_IF_ERROR(local.wait());
+    postReduceScatter(0);
   }
-  // 2. The sum over hosts of that block (every rank of a cross group has the same block size).
-  const size_t shard = patterns::blockCount(d.count, l, me);
-  if (shard > 0) {
-    OpContext cross(ctx, patterns::crossGroup(t, ctx.rank()));
-    OpDesc stage = d;
-    stage.send = stage.recv = block(me);
-    stage.count = shard;
-    BRAID_RETURN_IF_ERROR(ctx.runStage(cross, Group::kCross, stage));
+  OpContext cross(ctx, patterns::crossGroup(t, ctx.rank()));
+  for (int k = 0; k < numPieces; ++k) {
+    // Piece k's reduce-scatter (and piece k - 1's allgather) done.
+    if (l > 1) BRAID_RETURN_IF_ERROR(local.wait());
+    if (k + 1 < numPieces) postReduceScatter(k + 1);
+    // 2. The sum over hosts of this rank's block of piece k (every rank of a cross group has
+    // the same block size).
+    const size_t shard = patterns::blockCount(pieceCount(k), l, me);
+    if (shard > 0) {
+      OpDesc stage = d;
+      stage.send = stage.recv = block(k, me);
+      stage.count = shard;
+      BRAID_RETURN_IF_ERROR(ctx.runStage(cross, Group::kCross, stage));
+    }
+    // 3. Every block of piece k to every rank of the host.
+    uint8_t* pieceStart = recv + pieceBegin(k) * es;
+    if (l > 1) postRingAllGather(local, pieceStart, pieceCount(k), block(k, me), nullptr);
   }
-  // 3. Every block to every rank of the host.
-  if (l == 1) return Status();
-  postRingAllGather(local, recv, d.count, block(me), nullptr);
-  return local.wait();
+  return l > 1 ? local.wait() : Status();
 }
 
 }  // namespace braid::algorithms

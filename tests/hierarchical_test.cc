@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "exact_data.h"
@@ -127,6 +128,30 @@ INSTANTIATE_TEST_SUITE_P(Layouts, Hierarchical,
                                            Case{"3x1", {"a", "b", "c"}}),
                          [](const auto& param) { return std::string(param.param.name); });
 
+// Buffers of 8 MiB and more go in pieces whose host-local steps overlap the next piece's
+// exchange across hosts; piece and block sizes that do not divide evenly must still be exact.
+TEST(HierarchicalPieces, LargeAllReducesInUnevenPiecesAreExact) {
+  runRanksOnHosts({"a", "b", "a", "b", "a", "b"}, [&](Communicator& comm) {
+    ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
+    const int n = comm.size(), r = comm.rank();
+    // 12 MiB + a few elements: 3 pieces of unequal blocks (4-byte types), 3 of 1-byte ones.
+    for (auto [t, o, count] : {std::tuple{DataType::kFloat32, ReduceOp::kSum, size_t{3145733}},
+                               std::tuple{DataType::kInt8, ReduceOp::kMax, size_t{12582917}}}) {
+      const size_t es = dataTypeSize(t);
+      for (bool inPlace : {false, true}) {
+        std::vector<uint8_t> send(count * es), recv(count * es), want(count * es);
+        exact::fillInput(send.data(), count, t, o, r, n);
+        exact::fillReduced(want.data(), count, t, o, n);
+        uint8_t* out = inPlace ? send.data() : recv.data();
+        Status s = comm.allReduce(send.data(), out, count, t, o);
+        ASSERT_TRUE(s.isOk()) << where("allReduce", t, o, count, inPlace, r) << s.toString();
+        ASSERT_EQ(exact::countMismatches(out, want.data(), count, t), 0u)
+            << where("allReduce", t, o, count, inPlace, r);
+      }
+    }
+  });
+}
+
 // Ranks that disagree about a hierarchical call fail (naming the disagreement) instead of hanging
 // or mixing data, also when the failure surfaces inside a stage.
 TEST(HierarchicalErrors, DisagreeingRanksFail) {
@@ -136,8 +161,8 @@ TEST(HierarchicalErrors, DisagreeingRanksFail) {
         ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
         const size_t count = comm.rank() == 3 ? 70001 : 70000;
         std::vector<float> buf(count, 1.0f);
-        Status s = comm.allReduce(buf.data(), buf.data(), count, DataType::kFloat32,
-                                  ReduceOp::kSum);
+        Status s =
+            comm.allReduce(buf.data(), buf.data(), count, DataType::kFloat32, ReduceOp::kSum);
         EXPECT_FALSE(s.isOk());
         EXPECT_NE(s.message().find("disagree"), std::string::npos) << s.toString();
       },
