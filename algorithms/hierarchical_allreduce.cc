@@ -8,7 +8,6 @@
 // progresses every transport), so only the first reduce-scatter and the last allgather add to
 // the network time. On 4 netns hosts x 2 ranks at 1 Gbit/s the local steps were 3-5% of a
 // 64 MiB allReduce (docs/results/2026-11-22-session6).
-#include <algorithm>
 #include <cstring>
 
 #include "algorithms.h"
@@ -16,13 +15,6 @@
 #include "patterns/ring.h"
 
 namespace braid::algorithms {
-namespace {
-
-// Pieces of at least this many bytes, at most kMaxPieces of them.
-constexpr size_t kPieceBytes = size_t{4} << 20;
-constexpr size_t kMaxPieces = 8;
-
-}  // namespace
 
 Status hierarchicalAllReduce(OpContext& ctx, const OpDesc& d) {
   const CommTopology& t = ctx.topology();
@@ -31,9 +23,7 @@ Status hierarchicalAllReduce(OpContext& ctx, const OpDesc& d) {
   const size_t es = ctx.elemSize();
   OpContext local(ctx, patterns::localGroup(t, ctx.rank()));
   const int l = local.size(), me = local.rank();
-  // One piece when there is no host-local step to hide.
-  const size_t pieces = l == 1 ? 1 : std::clamp<size_t>(d.count * es / kPieceBytes, 1, kMaxPieces);
-  const int numPieces = static_cast<int>(pieces);
+  const int numPieces = static_cast<int>(patterns::hierarchicalPieces(d.count * es, l));
   auto pieceBegin = [&](int k) { return patterns::blockBegin(d.count, numPieces, k); };
   auto pieceCount = [&](int k) { return patterns::blockCount(d.count, numPieces, k); };
   // Block b of piece k: this rank ends step 1 with its host's sum of block `me`.

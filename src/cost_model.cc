@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "params.h"
+#include "patterns/hierarchy.h"
 
 namespace braid {
 namespace {
@@ -270,8 +271,13 @@ double hierarchical(const CostModel& m, CollectiveKind kind, double bytes, const
   const double g = m.gammaUsPerByte;
   switch (kind) {
     case K::kAllReduce: {
-      double t = stageBest(m, kind, std::ceil(bytes / l), cross);
-      if (l > 1) t += ringReduceScatter(m, local, bytes) + ringAllGather(m, local, bytes);
+      // In pieces: every piece crosses hosts; the host-local steps of all but the first
+      // reduce-scatter and the last allgather hide behind the cross-host steps.
+      const double pieces =
+          static_cast<double>(patterns::hierarchicalPieces(static_cast<size_t>(bytes), l));
+      const double piece = bytes / pieces;
+      double t = pieces * stageBest(m, kind, std::ceil(piece / l), cross);
+      if (l > 1) t += ringReduceScatter(m, local, piece) + ringAllGather(m, local, piece);
       return t;
     }
     case K::kReduceScatter:  // + packing the input

@@ -320,6 +320,17 @@ TEST(Patterns, RootedDoubleTreeHangsBothTreesUnderTheRoot) {
 // consecutive blocks and interleaved: local and cross groups partition the ranks, a rank is in
 // its own groups at its local rank / host index, and the packed order puts rank (h, l)'s block
 // where the local reduce-scatter hands it to l and the cross stage then to h.
+TEST(Patterns, HierarchicalPiecesOnePer4MiBUpToEightAndOneWithoutLocalSteps) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  EXPECT_EQ(patterns::hierarchicalPieces(0, 2), 1u);
+  EXPECT_EQ(patterns::hierarchicalPieces(4 * kMiB - 1, 2), 1u);
+  EXPECT_EQ(patterns::hierarchicalPieces(8 * kMiB, 3), 2u);
+  EXPECT_EQ(patterns::hierarchicalPieces(12 * kMiB + 20, 3), 3u);
+  EXPECT_EQ(patterns::hierarchicalPieces(32 * kMiB, 2), 8u);
+  EXPECT_EQ(patterns::hierarchicalPieces(size_t{1} << 40, 8), 8u);
+  EXPECT_EQ(patterns::hierarchicalPieces(size_t{1} << 30, 1), 1u);
+}
+
 TEST(Patterns, HierarchyGroupsAndPackedBlocks) {
   for (int hosts = 1; hosts <= 8; ++hosts) {
     for (int l = 1; hosts * l <= 64; ++l) {

@@ -5,6 +5,8 @@
 // contiguously. Pure functions, tested in tests/patterns_test.cc.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <vector>
 
 #include "topology.h"
@@ -24,6 +26,15 @@ inline std::vector<int> crossGroup(const CommTopology& t, int rank) {
 // Position of rank g's block in the packed order (local rank major, host minor).
 inline int packedBlock(const CommTopology& t, int g) {
   return t.localRankOf[g] * t.hosts + t.hostOf[g];
+}
+
+// Pieces a hierarchical allReduce of `bytes` cuts its buffer into, so that the host-local steps
+// of one piece overlap the cross-host step of another: one per 4 MiB, at most 8; one when each
+// host has a single rank (no local step to hide).
+inline size_t hierarchicalPieces(size_t bytes, int ranksPerHost) {
+  constexpr size_t kPieceBytes = size_t{4} << 20, kMaxPieces = 8;
+  if (ranksPerHost <= 1) return 1;
+  return std::clamp<size_t>(bytes / kPieceBytes, 1, kMaxPieces);
 }
 
 }  // namespace braid::patterns
