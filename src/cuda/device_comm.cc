@@ -73,18 +73,24 @@ const char* toString(GpuAllReduce a) {
   return "allReduce";
 }
 
+// On 2 GPUs the staged one-shot up to this size (two-shot moves as many bytes, in two hops). At
+// 4 MiB on 2x H200 (2026-11-22, five machines) it took 34 us on every machine, the two-shot 32
+// on three and 43 on two, NCCL 36; at 8 MiB the two-shot was as fast or faster.
+constexpr size_t kTwoGpuOneShotBytes = size_t{4} << 20;
+
 // By BRAID_GPU_ALGO, else by size: one-shot up to BRAID_GPU_ONESHOT_BYTES (on 2 GPUs wherever
-// the low-latency one-shot fits: two-shot moves as many bytes there, in two hops), then
-// two-shot; each low-latency where the message fits the LL slot. Measured on 2 and 4 H200s
-// (2026-11-22, scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs and to 2 MiB on
-// 2, LL two-shot from there to 2 MiB, the staged two-shot above.
+// the low-latency one-shot fits, and staged up to kTwoGpuOneShotBytes), then two-shot; each
+// low-latency where the message fits the LL slot. Measured on 2 and 4 H200s (2026-11-22,
+// scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs and to 2 MiB on 2, LL
+// two-shot from there to 2 MiB, the staged two-shot above.
 Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, const Params& p, size_t bytes) {
   const std::string& forced = p.gpuAlgo;
   const bool llOne = fitsLl(m, bytes);
   const bool llTwo = llOne && 2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
   if (forced == "oneshot-staged") return GpuAllReduce::kOneShot;
   if (forced == "twoshot-staged") return GpuAllReduce::kTwoShot;
-  bool oneShot = bytes <= static_cast<size_t>(p.gpuOneShotBytes) || (m.size == 2 && llOne);
+  bool oneShot = bytes <= static_cast<size_t>(p.gpuOneShotBytes) ||
+                 (m.size == 2 && (llOne || bytes <= kTwoGpuOneShotBytes));
   if (forced == "oneshot") {
     oneShot = true;
   } else if (forced == "twoshot") {
