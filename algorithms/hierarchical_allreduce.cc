@@ -31,21 +31,26 @@ Status hierarchicalAllReduce(OpContext& ctx, const OpDesc& d) {
     return recv + (pieceBegin(k) + patterns::blockBegin(pieceCount(k), l, b)) * es;
   };
 
-  // 1. Host-local reduce-scatter of piece k (posted; waited for before piece k crosses hosts).
+  // 1. Host-local reduce-scatter of piece k, posted; returns the receive that completes this
+  // rank's block, which is all that piece k's cross-host stage needs. (Sends of the other blocks
+  // may still be draining; the allgather overwrites those blocks only after the ring's next rank
+  // received them, as in ringAllReduce.)
   auto postReduceScatter = [&](int k) {
-    postRingReduceScatter(local, send + pieceBegin(k) * es, pieceCount(k),
-                          [&, k](int b) { return block(k, b); });
+    return postRingReduceScatter(local, send + pieceBegin(k) * es, pieceCount(k),
+                                 [&, k](int b) { return block(k, b); });
   };
+  const Request* reduced = nullptr;
   if (l == 1) {
     if (send != recv && d.count > 0) std::memcpy(recv, send, d.count * es);
   } else {
-    postReduceScatter(0);
+    reduced = postReduceScatter(0);
   }
   OpContext cross(ctx, patterns::crossGroup(t, ctx.rank()));
   for (int k = 0; k < numPieces; ++k) {
-    // Piece k's reduce-scatter (and piece k - 1's allgather) done.
-    if (l > 1) BRAID_RETURN_IF_ERROR(local.wait());
-    if (k + 1 < numPieces) postReduceScatter(k + 1);
+    // This rank's block of piece k is reduced on the host; piece k - 1's allgather and the rest
+    // of piece k's reduce-scatter keep going beside the cross-host stage.
+    if (l > 1) BRAID_RETURN_IF_ERROR(local.waitFor(reduced));
+    if (k + 1 < numPieces) reduced = postReduceScatter(k + 1);
     // 2. The sum over hosts of this rank's block of piece k (every rank of a cross group has
     // the same block size).
     const size_t shard = patterns::blockCount(pieceCount(k), l, me);

@@ -130,8 +130,10 @@ INSTANTIATE_TEST_SUITE_P(Layouts, Hierarchical,
 
 // Buffers of 8 MiB and more go in pieces whose host-local steps overlap the next piece's
 // exchange across hosts; piece and block sizes that do not divide evenly must still be exact.
-TEST(HierarchicalPieces, LargeAllReducesInUnevenPiecesAreExact) {
-  runRanksOnHosts({"a", "b", "a", "b", "a", "b"}, [&](Communicator& comm) {
+class HierarchicalPieces : public ::testing::TestWithParam<Case> {};
+
+TEST_P(HierarchicalPieces, LargeAllReducesInUnevenPiecesAreExact) {
+  runRanksOnHosts(GetParam().hosts, [&](Communicator& comm) {
     ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
     const int n = comm.size(), r = comm.rank();
     // 12 MiB + a few elements: 3 pieces of unequal blocks (4-byte types), 3 of 1-byte ones.
@@ -152,6 +154,12 @@ TEST(HierarchicalPieces, LargeAllReducesInUnevenPiecesAreExact) {
   });
 }
 
+// 2 hosts x 3 interleaved ranks, and 3 hosts x 2 (a cross stage of three ranks).
+INSTANTIATE_TEST_SUITE_P(Layouts, HierarchicalPieces,
+                         ::testing::Values(Case{"2x3_interleaved", {"a", "b", "a", "b", "a", "b"}},
+                                           Case{"3x2", {"a", "a", "b", "b", "c", "c"}}),
+                         [](const auto& param) { return std::string(param.param.name); });
+
 // Ranks that disagree about a hierarchical call fail (naming the disagreement) instead of hanging
 // or mixing data, also when the failure surfaces inside a stage.
 TEST(HierarchicalErrors, DisagreeingRanksFail) {
@@ -160,6 +168,22 @@ TEST(HierarchicalErrors, DisagreeingRanksFail) {
       [](Communicator& comm) {
         ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
         const size_t count = comm.rank() == 3 ? 70001 : 70000;
+        std::vector<float> buf(count, 1.0f);
+        Status s =
+            comm.allReduce(buf.data(), buf.data(), count, DataType::kFloat32, ReduceOp::kSum);
+        EXPECT_FALSE(s.isOk());
+        EXPECT_NE(s.message().find("disagree"), std::string::npos) << s.toString();
+      },
+      std::chrono::milliseconds(20000));
+}
+
+// The same in the pieced path: 8 MiB on three ranks (2 pieces), 12 MiB on one (3 pieces).
+TEST(HierarchicalErrors, DisagreeingRanksFailInPieces) {
+  runRanksOnHosts(
+      {"a", "a", "b", "b"},
+      [](Communicator& comm) {
+        ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
+        const size_t count = comm.rank() == 3 ? 3 << 20 : 2 << 20;
         std::vector<float> buf(count, 1.0f);
         Status s =
             comm.allReduce(buf.data(), buf.data(), count, DataType::kFloat32, ReduceOp::kSum);

@@ -316,10 +316,7 @@ TEST(Patterns, RootedDoubleTreeHangsBothTreesUnderTheRoot) {
   }
 }
 
-// Hierarchical groups, for every uniform layout of H hosts x L ranks with n <= 64, hosts in
-// consecutive blocks and interleaved: local and cross groups partition the ranks, a rank is in
-// its own groups at its local rank / host index, and the packed order puts rank (h, l)'s block
-// where the local reduce-scatter hands it to l and the cross stage then to h.
+// Pieces of the hierarchical allReduce: one per 4 MiB, at most 8, one where hosts have one rank.
 TEST(Patterns, HierarchicalPiecesOnePer4MiBUpToEightAndOneWithoutLocalSteps) {
   constexpr size_t kMiB = size_t{1} << 20;
   EXPECT_EQ(patterns::hierarchicalPieces(0, 2), 1u);
@@ -331,6 +328,10 @@ TEST(Patterns, HierarchicalPiecesOnePer4MiBUpToEightAndOneWithoutLocalSteps) {
   EXPECT_EQ(patterns::hierarchicalPieces(size_t{1} << 30, 1), 1u);
 }
 
+// Hierarchical groups, for every uniform layout of H hosts x L ranks with n <= 64, hosts in
+// consecutive blocks and interleaved: local and cross groups partition the ranks, a rank is in
+// its own groups at its local rank / host index, and the packed order puts rank (h, l)'s block
+// where the local reduce-scatter hands it to l and the cross stage then to h.
 TEST(Patterns, HierarchyGroupsAndPackedBlocks) {
   for (int hosts = 1; hosts <= 8; ++hosts) {
     for (int l = 1; hosts * l <= 64; ++l) {
