@@ -50,6 +50,20 @@ std::string where(const char* what, DataType t, ReduceOp o, size_t count, bool i
          " rank=" + std::to_string(r);
 }
 
+// allReduce of count exact inputs (one spare byte past the end) compared at zero tolerance.
+void expectExactAllReduce(Communicator& comm, DataType t, ReduceOp o, size_t count, bool inPlace) {
+  const int n = comm.size(), r = comm.rank();
+  const size_t es = dataTypeSize(t);
+  std::vector<uint8_t> send(count * es + 1), recv(count * es + 1), want(count * es + 1);
+  exact::fillInput(send.data(), count, t, o, r, n);
+  exact::fillReduced(want.data(), count, t, o, n);
+  uint8_t* out = inPlace ? send.data() : recv.data();
+  Status s = comm.allReduce(send.data(), out, count, t, o);
+  ASSERT_TRUE(s.isOk()) << where("allReduce", t, o, count, inPlace, r) << s.toString();
+  ASSERT_EQ(exact::countMismatches(out, want.data(), count, t), 0u)
+      << where("allReduce", t, o, count, inPlace, r);
+}
+
 TEST_P(Hierarchical, ExactForEveryCollectiveCountAndPlacement) {
   runRanksOnHosts(GetParam().hosts, [&](Communicator& comm) {
     for (K kind : {K::kAllReduce, K::kReduceScatter, K::kAllGather, K::kBroadcast}) {
@@ -67,15 +81,11 @@ TEST_P(Hierarchical, ExactForEveryCollectiveCountAndPlacement) {
         const auto [t, o] = pairs[pair];
         const size_t es = dataTypeSize(t);
         for (bool inPlace : {false, true}) {
-          // allReduce.
+          expectExactAllReduce(comm, t, o, count, inPlace);
+          if (::testing::Test::HasFatalFailure()) return;
           std::vector<uint8_t> send(count * es + 1), recv(count * es + 1), want(count * es + 1);
-          exact::fillInput(send.data(), count, t, o, r, n);
-          exact::fillReduced(want.data(), count, t, o, n);
-          uint8_t* out = inPlace ? send.data() : recv.data();
-          Status s = comm.allReduce(send.data(), out, count, t, o);
-          ASSERT_TRUE(s.isOk()) << where("allReduce", t, o, count, inPlace, r) << s.toString();
-          ASSERT_EQ(exact::countMismatches(out, want.data(), count, t), 0u)
-              << where("allReduce", t, o, count, inPlace, r);
+          uint8_t* out = nullptr;
+          Status s;
 
           // reduceScatter and allGather move n blocks: a smaller large case.
           const size_t per = count > 100000 ? count / 16 + 1 : count;
@@ -135,21 +145,10 @@ class HierarchicalPieces : public ::testing::TestWithParam<Case> {};
 TEST_P(HierarchicalPieces, LargeAllReducesInUnevenPiecesAreExact) {
   runRanksOnHosts(GetParam().hosts, [&](Communicator& comm) {
     ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
-    const int n = comm.size(), r = comm.rank();
     // 12 MiB + a few elements: 3 pieces of unequal blocks (4-byte types), 3 of 1-byte ones.
     for (auto [t, o, count] : {std::tuple{DataType::kFloat32, ReduceOp::kSum, size_t{3145733}},
                                std::tuple{DataType::kInt8, ReduceOp::kMax, size_t{12582917}}}) {
-      const size_t es = dataTypeSize(t);
-      for (bool inPlace : {false, true}) {
-        std::vector<uint8_t> send(count * es), recv(count * es), want(count * es);
-        exact::fillInput(send.data(), count, t, o, r, n);
-        exact::fillReduced(want.data(), count, t, o, n);
-        uint8_t* out = inPlace ? send.data() : recv.data();
-        Status s = comm.allReduce(send.data(), out, count, t, o);
-        ASSERT_TRUE(s.isOk()) << where("allReduce", t, o, count, inPlace, r) << s.toString();
-        ASSERT_EQ(exact::countMismatches(out, want.data(), count, t), 0u)
-            << where("allReduce", t, o, count, inPlace, r);
-      }
+      for (bool inPlace : {false, true}) expectExactAllReduce(comm, t, o, count, inPlace);
     }
   });
 }
@@ -161,36 +160,27 @@ INSTANTIATE_TEST_SUITE_P(Layouts, HierarchicalPieces,
                          [](const auto& param) { return std::string(param.param.name); });
 
 // Ranks that disagree about a hierarchical call fail (naming the disagreement) instead of hanging
-// or mixing data, also when the failure surfaces inside a stage.
-TEST(HierarchicalErrors, DisagreeingRanksFail) {
+// or mixing data, also when the failure surfaces inside a stage: rank 3 passes countOnRank3
+// floats, the others count.
+void expectDisagreementFails(size_t count, size_t countOnRank3) {
   runRanksOnHosts(
       {"a", "a", "b", "b"},
-      [](Communicator& comm) {
+      [&](Communicator& comm) {
         ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
-        const size_t count = comm.rank() == 3 ? 70001 : 70000;
-        std::vector<float> buf(count, 1.0f);
-        Status s =
-            comm.allReduce(buf.data(), buf.data(), count, DataType::kFloat32, ReduceOp::kSum);
+        const size_t mine = comm.rank() == 3 ? countOnRank3 : count;
+        std::vector<float> buf(mine, 1.0f);
+        Status s = comm.allReduce(buf.data(), buf.data(), mine, DataType::kFloat32, ReduceOp::kSum);
         EXPECT_FALSE(s.isOk());
         EXPECT_NE(s.message().find("disagree"), std::string::npos) << s.toString();
       },
       std::chrono::milliseconds(20000));
 }
 
-// The same in the pieced path: 8 MiB on three ranks (2 pieces), 12 MiB on one (3 pieces).
+TEST(HierarchicalErrors, DisagreeingRanksFail) { expectDisagreementFails(70000, 70001); }
+
+// The same in the pieced path: 8 MiB (2 pieces) against 12 MiB (3 pieces).
 TEST(HierarchicalErrors, DisagreeingRanksFailInPieces) {
-  runRanksOnHosts(
-      {"a", "a", "b", "b"},
-      [](Communicator& comm) {
-        ASSERT_TRUE(comm.setAlgorithm(K::kAllReduce, "hierarchical").isOk());
-        const size_t count = comm.rank() == 3 ? 3 << 20 : 2 << 20;
-        std::vector<float> buf(count, 1.0f);
-        Status s =
-            comm.allReduce(buf.data(), buf.data(), count, DataType::kFloat32, ReduceOp::kSum);
-        EXPECT_FALSE(s.isOk());
-        EXPECT_NE(s.message().find("disagree"), std::string::npos) << s.toString();
-      },
-      std::chrono::milliseconds(20000));
+  expectDisagreementFails(size_t{2} << 20, size_t{3} << 20);
 }
 
 // With ranks on one host, or hosts with different numbers of ranks, hierarchical is not offered
