@@ -5,9 +5,12 @@
 // rank; the row reports the median over iterations and the back-to-back mean.
 #include "sweep.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <utility>
 
 #include "report.h"
@@ -85,11 +88,33 @@ Status measure(Communicator& comm, Device& device, Series& series, Buffers& buf,
   return Status();
 }
 
+// Whether rank 0 will be able to write --json FILE at the end: the file is writable, or it does
+// not exist and its directory is. Checked before the sweep, so a typo costs no sweep (and no
+// rank waits for one that gave up at the end).
+std::string jsonPathProblem(const std::string& path) {
+  if (path.empty()) return "";
+  if (access(path.c_str(), F_OK) == 0) {
+    return access(path.c_str(), W_OK) == 0 ? "" : "--json " + path + ": the file is not writable";
+  }
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (access(dir.c_str(), W_OK) == 0) return "";
+  return "--json " + path + ": the directory " + dir + " does not exist or is not writable";
+}
+
 }  // namespace
 
 int runSweep(Communicator& comm, Device& device, std::vector<Series>& series, const Options& o) {
   const bool printer = comm.rank() == 0;
   const std::vector<size_t> sizes = sizesOf(o);
+  // Every rank learns rank 0's verdict on --json, so that all stop together.
+  std::string problem = printer ? jsonPathProblem(o.jsonPath) : "";
+  uint8_t jsonOk = problem.empty() ? 1 : 0;
+  if (!comm.broadcast(&jsonOk, &jsonOk, 1, DataType::kUint8, 0).isOk()) return 1;
+  if (!jsonOk) {
+    if (printer) std::fprintf(stderr, "braid-bench: %s\n", problem.c_str());
+    return 2;
+  }
   Report report(comm, series, o);
   if (printer) report.printHeader();
   std::vector<Row> all;
@@ -177,7 +202,7 @@ int runSweep(Communicator& comm, Device& device, std::vector<Series>& series, co
       Status st = report.writeJson(o.jsonPath, all);
       if (!st.isOk()) {
         std::fprintf(stderr, "braid-bench: %s\n", st.toString().c_str());
-        return 1;
+        failed = true;  // still meet the others below: they wait for rank 0 there
       }
     }
   }

@@ -359,6 +359,16 @@ TEST(BraidBench, BadOptionUnderBraidRunExitsTwo) {
   EXPECT_TRUE(has(r.output, "braid-bench: unknown dtype 'nosuchtype'")) << r.output;
 }
 
+// --json into a directory that does not exist: refused before the sweep on every rank (it once
+// failed after the sweep on rank 0 only, and on GPUs the other rank waited out BRAID_TIMEOUT).
+TEST(BraidBench, UnwritableJsonPathFailsBeforeTheSweep) {
+  requireBench();
+  Ran r = runBench(3, "allreduce -b 8 -e 64 -f 8 -n 2 -w 1 --json /nonexistent-dir/run.json");
+  EXPECT_EQ(r.exitCode, 2) << r.output;
+  EXPECT_TRUE(has(r.output, "--json /nonexistent-dir/run.json: the directory /nonexistent-dir/"))
+      << r.output;
+  EXPECT_FALSE(has(r.output, "# wrong values")) << "the sweep ran: " << r.output;
+}
 // --iter-bytes: rows whose iterations would move more than the budget run fewer (at least 3).
 TEST(BraidBench, IterBytesCapsIterationsAtLargeSizes) {
   requireBench();
