@@ -9,13 +9,14 @@
 // for the ack of its previous use. Flag values are tags, (operation sequence + 1) << 32 |
 // (round + 1), increasing for ever in each slot, so no flag is ever reset.
 //
-// Staging of rank r = [half 0..2][writer 0..n-1][lane 0..lanes-1][part A/B] regions of
-// partBytes, then the low-latency (LL) region: [parity 0..1][writer 0..n-1] slots of
-// 2 * llBytes, where a writer stores 8 payload bytes and two copies of a 4-byte flag in each
-// 16-byte unit (one store), so a reader polls the data itself and needs no separate flag, fence
-// or ack (see ll_push.cu). Collectives alternate halves 0 and 1 by sequence number (a writer may
-// run one operation ahead of a slow reader); half 2 carries sends and receives. A lane is the
-// region one thread block uses; a block uses the same lane in every round of an operation.
+// Staging of rank r = [half 0..2][writer r+1..r+n-1 (mod n)][lane 0..lanes-1][part A/B]
+// regions of partBytes (no region for r itself: it never writes there), then the low-latency
+// (LL) region: [parity 0..1][writer 0..n-1] slots of 2 * llBytes, where a writer stores 8
+// payload bytes and two copies of a 4-byte flag in each 16-byte unit (one store), so a reader
+// polls the data itself and needs no separate flag, fence or ack (see ll_push.cu). Collectives
+// alternate halves 0 and 1 by sequence number (a writer may run one operation ahead of a slow
+// reader); half 2 carries sends and receives. A lane is the region one thread block uses; a
+// block uses the same lane in every round of an operation.
 #pragma once
 
 #include <cstddef>

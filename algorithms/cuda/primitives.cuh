@@ -61,10 +61,15 @@ __device__ __forceinline__ uint64_t* sentWord(const PeerMemory& m, int half, int
 __device__ __forceinline__ uint64_t* failedWord(const PeerMemory& m, int owner, int reporter) {
   return m.flags[owner] + 3 * flagSlots(m.size, m.lanes) + reporter;
 }
-// The staging region writer uses in reader's memory.
+// The staging region writer uses in reader's memory. A rank never writes into its own staging,
+// so the regions are indexed by the writer's distance after the reader (1..n-1): n - 1 writers'
+// worth per half, parts n/(n-1) as large as with one slot per rank (twice as large on 2 GPUs).
 __device__ __forceinline__ uint8_t* region(const PeerMemory& m, int reader, int half, int writer,
                                            int lane, int part) {
-  return m.staging[reader] + slotOf(m, half, writer, lane, part) * m.partBytes;
+  const int after = (writer - reader + m.size) % m.size - 1;
+  const size_t slot =
+      ((static_cast<size_t>(half) * (m.size - 1) + after) * m.lanes + lane) * 2 + part;
+  return m.staging[reader] + slot * m.partBytes;
 }
 
 // Records the first failure, stops this rank's other blocks and tells the peers. Returns false.
@@ -314,6 +319,20 @@ __device__ void reduceToAll(T* const* dsts, int ndst, const T* const* srcs, int 
 
 // --- Launch bookkeeping ---------------------------------------------------------------------
 
+// The chunk of a staged transfer of `total` units of `unitBytes` (an element, or a byte) over
+// the launch's lanes: as few rounds as the staging parts allow (each round costs every lane a
+// flag round trip), and within them equal chunks that keep every lane busy, each a multiple of
+// 16 bytes and at most one part. With whole parts instead, a buffer of a few parts ran on that
+// many lanes while the rest idled, and a last round of a few parts kept the rest waiting.
+__device__ __forceinline__ size_t stagedChunk(const PeerMemory& m, size_t total, size_t unitBytes) {
+  const size_t cap = m.partBytes / unitBytes, lanes = gridDim.x;
+  const size_t rounds = total == 0 ? 1 : (total + cap * lanes - 1) / (cap * lanes);
+  const size_t align = unitBytes >= 16 ? 1 : 16 / unitBytes;
+  const size_t chunk =
+      ((total + rounds * lanes - 1) / (rounds * lanes) + align - 1) / align * align;
+  return chunk < cap ? chunk : cap;
+}
+
 // The round r share of lane l when a buffer of `total` units is cut into chunks of `chunk`
 // units, lanes chunks per round: [begin, begin + n). n == 0: the lane has no more rounds.
 struct Share {
@@ -360,11 +379,12 @@ __device__ __forceinline__ int peerAfter(int me, int k, int n) {
 
 // The sending half of one round of a push (push_reduce.cu, push_copy.cu): wait until every
 // receiver's staging part is free, copy `bytes` of this rank's block for each receiver into it
-// (block p at src + p * stride; stride 0: the same bytes for all, read once), then raise the
-// receivers' ready flags. False, for the whole block, when a wait gave up.
+// (block p at src + p * stride; stride 0: the same bytes for all, read once, and also written
+// to alsoTo when given: the sender's own output in the same pass), then raise the receivers'
+// ready flags. False, for the whole block, when a wait gave up.
 __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int half, int lane,
                                  int part, uint64_t tag, const uint8_t* src, size_t stride,
-                                 size_t bytes) {
+                                 size_t bytes, uint8_t* alsoTo = nullptr) {
   const int me = m.rank, n = m.size;
   auto isReceiver = [&](int p) { return p != me && ((receivers >> p) & 1u); };
   bool ok = true;
@@ -375,11 +395,12 @@ __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int ha
   }
   if (!blockAgree(ok)) return false;
   if (stride == 0) {
-    uint8_t* dsts[kMaxRanks];
+    uint8_t* dsts[kMaxRanks + 1];
     int nd = 0;
     for (int p = 0; p < n; ++p) {
       if (isReceiver(p)) dsts[nd++] = region(m, p, half, me, lane, part);
     }
+    if (alsoTo != nullptr) dsts[nd++] = alsoTo;
     copyToAll(dsts, nd, src, bytes);
   } else {
     for (int k = 1; k < n; ++k) {

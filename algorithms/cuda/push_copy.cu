@@ -16,22 +16,26 @@ __global__ void __launch_bounds__(kThreads) pushCopyKernel(PeerMemory m, PushCop
   auto isSender = [&](int p) { return p != me && ((a.senders >> p) & 1u); };
   const auto* in = static_cast<const uint8_t*>(a.input);
   auto* out = static_cast<uint8_t*>(a.output);
+  const size_t chunk = stagedChunk(m, a.bytes, 1);
 
   for (size_t round = 0;; ++round) {
-    const Share sh = shareOf(a.bytes, m.partBytes, gridDim.x, lane, round);
+    const Share sh = shareOf(a.bytes, chunk, gridDim.x, lane, round);
     if (sh.n == 0) break;
     const int part = static_cast<int>(round & 1);
     const uint64_t tag = tagOf(seq, round);
-    if (sending &&
-        !pushRound(m, a.receivers, half, lane, part, tag, in + sh.begin, a.inputStride, sh.n)) {
+    // This rank's own block, where it has one to copy: in the same pass as the push when every
+    // receiver gets the same bytes (one read of the input, not two), else after it.
+    const uint8_t* ownSrc = in + me * a.inputStride + sh.begin;
+    uint8_t* ownDst = out + me * a.outputStride + sh.begin;
+    const bool own = a.ownCopy && ownSrc != ownDst;
+    const bool fused =
+        own && sending && a.inputStride == 0 && (aligned16(ownDst) || !aligned16(ownSrc));
+    if (sending && !pushRound(m, a.receivers, half, lane, part, tag, in + sh.begin, a.inputStride,
+                              sh.n, fused ? ownDst : nullptr)) {
       return;
     }
     bool ok = true;
-    if (a.ownCopy) {
-      const uint8_t* src = in + me * a.inputStride + sh.begin;
-      uint8_t* dst = out + me * a.outputStride + sh.begin;
-      if (src != dst) copyBytes(dst, src, sh.n);
-    }
+    if (own && !fused) copyBytes(ownDst, ownSrc, sh.n);
     if (!receiving) continue;
     if (threadIdx.x == 0) {
       for (int w = 0; w < n && ok; ++w) {

@@ -16,7 +16,7 @@ __global__ void __launch_bounds__(kThreads)
   const int lane = blockIdx.x, me = m.rank, n = m.size;
   const uint64_t seq = collectiveSeq(m);
   const int half = static_cast<int>(seq & 1);
-  const size_t chunk = m.partBytes / sizeof(T);
+  const size_t chunk = stagedChunk(m, a.count, sizeof(T));
   const bool receiving = (a.receivers >> me) & 1u;
   auto blockFor = [&](int d) {
     return reinterpret_cast<const T*>(static_cast<const uint8_t*>(a.input) + d * a.inputStride);

@@ -26,7 +26,7 @@ __global__ void __launch_bounds__(kThreads)
   constexpr size_t V = 16 / sizeof(T);
   // Shards are whole 16-byte vectors (the last ones may be short or empty).
   const size_t shard = ((a.count + n - 1) / n + V - 1) / V * V;
-  const size_t chunk = m.partBytes / sizeof(T);
+  const size_t chunk = stagedChunk(m, shard, sizeof(T));
   const T* in = static_cast<const T*>(a.input);
   T* out = static_cast<T*>(a.output);
   const bool direct = a.outputs[0] != nullptr;
