@@ -87,6 +87,35 @@ BRAID_HOST_DEVICE inline size_t directFlagsOffset(int n, int lanes) {
 BRAID_HOST_DEVICE inline size_t flagWords(int n, int lanes) {
   return directFlagsOffset(n, lanes) + static_cast<size_t>(n) * lanes * 2;
 }
+// Staging parts of one rank: kHalves x (n - 1) writers (a rank never writes its own staging) x
+// lanes x 2 parts.
+BRAID_HOST_DEVICE inline size_t stagingParts(int n, int lanes) {
+  return static_cast<size_t>(kHalves) * (n > 1 ? n - 1 : 1) * lanes * 2;
+}
+// The part writer uses in reader's staging for (half, lane, part): writers are indexed by their
+// distance after the reader, 1..n-1. Never called with writer == reader.
+BRAID_HOST_DEVICE inline size_t stagingSlot(int n, int lanes, int reader, int half, int writer,
+                                            int lane, int part) {
+  const int after = (writer - reader + n) % n - 1;
+  return ((static_cast<size_t>(half) * (n - 1) + after) * lanes + lane) * 2 + part;
+}
+
+// The chunk of a staged transfer of `total` units of `unitBytes` (an element, or a byte) over
+// `lanes` lanes whose parts hold partBytes: as few rounds as whole parts allow (each round costs
+// every lane a flag round trip), and within them equal chunks that keep every lane busy, each a
+// multiple of 16 bytes and at most one part. With whole parts instead, a buffer of a few parts
+// ran on that many lanes while the rest idled, and a last round of a few parts kept the rest
+// waiting.
+BRAID_HOST_DEVICE inline size_t stagedChunkOf(size_t total, size_t unitBytes, size_t partBytes,
+                                              size_t lanes) {
+  const size_t cap = partBytes / unitBytes;
+  const size_t rounds = total == 0 ? 1 : (total + cap * lanes - 1) / (cap * lanes);
+  const size_t align = unitBytes >= 16 ? 1 : 16 / unitBytes;
+  const size_t chunk =
+      ((total + rounds * lanes - 1) / (rounds * lanes) + align - 1) / align * align;
+  return chunk < cap ? chunk : cap;
+}
+
 // Bytes of the LL region: 2 parities x n writers x 16-byte units for llBytes of payload.
 BRAID_HOST_DEVICE inline size_t llRegionBytes(int n, size_t llBytes) {
   return 2 * static_cast<size_t>(n) * (llBytes / 8) * 16;

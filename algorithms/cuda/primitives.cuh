@@ -61,15 +61,11 @@ __device__ __forceinline__ uint64_t* sentWord(const PeerMemory& m, int half, int
 __device__ __forceinline__ uint64_t* failedWord(const PeerMemory& m, int owner, int reporter) {
   return m.flags[owner] + 3 * flagSlots(m.size, m.lanes) + reporter;
 }
-// The staging region writer uses in reader's memory. A rank never writes into its own staging,
-// so the regions are indexed by the writer's distance after the reader (1..n-1): n - 1 writers'
-// worth per half, parts n/(n-1) as large as with one slot per rank (twice as large on 2 GPUs).
+// The staging region writer uses in reader's memory (stagingSlot: by the writer's distance).
 __device__ __forceinline__ uint8_t* region(const PeerMemory& m, int reader, int half, int writer,
                                            int lane, int part) {
-  const int after = (writer - reader + m.size) % m.size - 1;
-  const size_t slot =
-      ((static_cast<size_t>(half) * (m.size - 1) + after) * m.lanes + lane) * 2 + part;
-  return m.staging[reader] + slot * m.partBytes;
+  return m.staging[reader] +
+         stagingSlot(m.size, m.lanes, reader, half, writer, lane, part) * m.partBytes;
 }
 
 // Records the first failure, stops this rank's other blocks and tells the peers. Returns false.
@@ -319,18 +315,9 @@ __device__ void reduceToAll(T* const* dsts, int ndst, const T* const* srcs, int 
 
 // --- Launch bookkeeping ---------------------------------------------------------------------
 
-// The chunk of a staged transfer of `total` units of `unitBytes` (an element, or a byte) over
-// the launch's lanes: as few rounds as the staging parts allow (each round costs every lane a
-// flag round trip), and within them equal chunks that keep every lane busy, each a multiple of
-// 16 bytes and at most one part. With whole parts instead, a buffer of a few parts ran on that
-// many lanes while the rest idled, and a last round of a few parts kept the rest waiting.
+// The chunk of this launch's staged transfer of `total` units (stagedChunkOf over its lanes).
 __device__ __forceinline__ size_t stagedChunk(const PeerMemory& m, size_t total, size_t unitBytes) {
-  const size_t cap = m.partBytes / unitBytes, lanes = gridDim.x;
-  const size_t rounds = total == 0 ? 1 : (total + cap * lanes - 1) / (cap * lanes);
-  const size_t align = unitBytes >= 16 ? 1 : 16 / unitBytes;
-  const size_t chunk =
-      ((total + rounds * lanes - 1) / (rounds * lanes) + align - 1) / align * align;
-  return chunk < cap ? chunk : cap;
+  return stagedChunkOf(total, unitBytes, m.partBytes, gridDim.x);
 }
 
 // The round r share of lane l when a buffer of `total` units is cut into chunks of `chunk`

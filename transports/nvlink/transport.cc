@@ -83,8 +83,7 @@ Status PeerMap::init(const Setup& s) {
     return Status();
   }
   const int lanes = std::clamp(s.lanes, 1, cuda::kMaxLanes);
-  // Regions per writer other than this rank (cuda::region): (n - 1) per half and lane.
-  const size_t parts = static_cast<size_t>(cuda::kHalves) * std::max(n - 1, 1) * lanes * 2;
+  const size_t parts = cuda::stagingParts(n, lanes);
   const size_t partBytes = s.stagingBytes / parts / 256 * 256;
   if (partBytes < 4096) {
     return invalidArgument(fmt::format(
