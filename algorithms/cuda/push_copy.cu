@@ -25,8 +25,9 @@ __global__ void __launch_bounds__(kThreads) pushCopyKernel(PeerMemory m, PushCop
     const uint64_t tag = tagOf(seq, round);
     // This rank's own block, where it has one to copy: in the same pass as the push when every
     // receiver gets the same bytes (one read of the input, not two), else after it.
-    const uint8_t* ownSrc = in + me * a.inputStride + sh.begin;
-    uint8_t* ownDst = out + me * a.outputStride + sh.begin;
+    // (Only ranks with ownCopy have an input: the others' may be null.)
+    const uint8_t* ownSrc = a.ownCopy ? in + me * a.inputStride + sh.begin : nullptr;
+    uint8_t* ownDst = a.ownCopy ? out + me * a.outputStride + sh.begin : nullptr;
     const bool own = a.ownCopy && ownSrc != ownDst;
     const bool fused =
         own && sending && a.inputStride == 0 && (aligned16(ownDst) || !aligned16(ownSrc));
