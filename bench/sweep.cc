@@ -107,14 +107,16 @@ std::string jsonPathProblem(const std::string& path) {
 int runSweep(Communicator& comm, Device& device, std::vector<Series>& series, const Options& o) {
   const bool printer = comm.rank() == 0;
   const std::vector<size_t> sizes = sizesOf(o);
-  // Every rank learns rank 0's verdict on --json, so that all stop together.
-  std::string problem = printer ? jsonPathProblem(o.jsonPath) : "";
+  // Every rank learns rank 0's verdict on --json, so that all stop together. Rank 0 says why
+  // first: once another rank exits, a launcher may stop rank 0 before it prints.
+  const std::string problem = printer ? jsonPathProblem(o.jsonPath) : "";
+  if (!problem.empty()) {
+    std::fprintf(stderr, "braid-bench: %s\n", problem.c_str());
+    std::fflush(stderr);
+  }
   uint8_t jsonOk = problem.empty() ? 1 : 0;
   if (!comm.broadcast(&jsonOk, &jsonOk, 1, DataType::kUint8, 0).isOk()) return 1;
-  if (!jsonOk) {
-    if (printer) std::fprintf(stderr, "braid-bench: %s\n", problem.c_str());
-    return 2;
-  }
+  if (!jsonOk) return 2;
   Report report(comm, series, o);
   if (printer) report.printHeader();
   std::vector<Row> all;
