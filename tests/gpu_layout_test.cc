@@ -40,8 +40,7 @@ TEST(GpuStagingLayout, EveryWritersPartIsDistinctAndInsideTheStaging) {
   }
 }
 
-// What a kernel does with the chunk (primitives.cuh shareOf): lane l's round r share is
-// [(r * lanes + l) * chunk, +chunk) clipped to the buffer.
+// What a kernel does with the chunk: every lane takes its shares (shareOf) round by round.
 struct Cover {
   size_t rounds = 0;
   std::vector<size_t> laneUnits;
@@ -52,10 +51,10 @@ Cover cover(size_t total, size_t chunk, size_t lanes) {
   for (size_t round = 0;; ++round) {
     bool any = false;
     for (size_t lane = 0; lane < lanes; ++lane) {
-      const size_t begin = (round * lanes + lane) * chunk;
-      if (begin >= total) continue;
-      c.laneUnits[lane] += std::min(chunk, total - begin);
-      any = true;
+      const Share sh =
+          shareOf(total, chunk, static_cast<int>(lanes), static_cast<int>(lane), round);
+      c.laneUnits[lane] += sh.n;
+      any = any || sh.n > 0;
     }
     if (!any) break;
     c.rounds = round + 1;

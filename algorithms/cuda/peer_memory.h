@@ -116,6 +116,19 @@ BRAID_HOST_DEVICE inline size_t stagedChunkOf(size_t total, size_t unitBytes, si
   return chunk < cap ? chunk : cap;
 }
 
+// The round r share of lane l when a buffer of `total` units is cut into chunks of `chunk`
+// units, lanes chunks per round: [begin, begin + n). n == 0: the lane has no more rounds.
+struct Share {
+  size_t begin;
+  size_t n;
+};
+BRAID_HOST_DEVICE inline Share shareOf(size_t total, size_t chunk, int lanes, int lane,
+                                       size_t round) {
+  const size_t begin = (round * lanes + lane) * chunk;
+  if (begin >= total) return Share{begin, 0};
+  return Share{begin, total - begin < chunk ? total - begin : chunk};
+}
+
 // Bytes of the LL region: 2 parities x n writers x 16-byte units for llBytes of payload.
 BRAID_HOST_DEVICE inline size_t llRegionBytes(int n, size_t llBytes) {
   return 2 * static_cast<size_t>(n) * (llBytes / 8) * 16;

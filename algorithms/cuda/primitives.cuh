@@ -320,19 +320,6 @@ __device__ __forceinline__ size_t stagedChunk(const PeerMemory& m, size_t total,
   return stagedChunkOf(total, unitBytes, m.partBytes, gridDim.x);
 }
 
-// The round r share of lane l when a buffer of `total` units is cut into chunks of `chunk`
-// units, lanes chunks per round: [begin, begin + n). n == 0: the lane has no more rounds.
-struct Share {
-  size_t begin;
-  size_t n;
-};
-__device__ __forceinline__ Share shareOf(size_t total, size_t chunk, int lanes, int lane,
-                                         size_t round) {
-  const size_t begin = (round * lanes + lane) * chunk;
-  if (begin >= total) return Share{begin, 0};
-  return Share{begin, total - begin < chunk ? total - begin : chunk};
-}
-
 // Called by every thread at the end of a launch: the last block to finish advances *seq (a
 // word of m.counters) for the next launch on this stream.
 __device__ inline void finishLaunch(const PeerMemory& m, uint64_t* seq) {
