@@ -47,7 +47,7 @@ class Backend {
   // Algorithms to sweep with --algo all ("default" when the library chooses by itself).
   virtual std::vector<std::string> algorithms(Collective c) const = 0;
   virtual Status setAlgorithm(Collective c, const std::string& algo) = 0;
-  // The algorithm that will run for this call ("" when unknown).
+  // The algorithm this call ran (asked after it ran; "" when unknown).
   virtual std::string chosenAlgorithm(const Call& call) const = 0;
   // The library's own prediction of this call's time in microseconds (braid's tuner); negative
   // when it has none.

@@ -41,12 +41,15 @@ class BraidBackend final : public Backend {
     if (c == Collective::kSendRecv) return Status();
     return comm_.setAlgorithm(kindOf(c), algo);
   }
+  // Called after the call ran: device buffers report what the GPU path launched (it does not
+  // ask the tuner, so there is no predicted time), host buffers the tuner's choice.
   std::string chosenAlgorithm(const Call& call) const override {
     if (call.collective == Collective::kSendRecv) return "p2p";
+    if (call.stream != nullptr) return comm_.lastDeviceAlgorithm();
     return comm_.algorithmFor(kindOf(call.collective), call.count, call.dtype);
   }
   double predictedUs(const Call& call) const override {
-    if (call.collective == Collective::kSendRecv) return -1;
+    if (call.collective == Collective::kSendRecv || call.stream != nullptr) return -1;
     double t = comm_.predictedTimeUs(kindOf(call.collective), call.count, call.dtype);
     return std::isfinite(t) ? t : -1;
   }

@@ -241,6 +241,7 @@ std::string Communicator::algorithmFor(CollectiveKind kind, size_t count, DataTy
 double Communicator::predictedTimeUs(CollectiveKind kind, size_t count, DataType dtype) const {
   return impl_->predictedTimeUs(kind, count * dataTypeSize(dtype));
 }
+std::string Communicator::lastDeviceAlgorithm() const { return impl_->lastDeviceAlgorithm(); }
 Result<std::unique_ptr<Communicator>> Communicator::split(int color, int key) {
   return impl_->split(color, key);
 }

@@ -56,6 +56,7 @@ class Communicator::Impl {
   Status setAlgorithm(CollectiveKind kind, const std::string& name);
   std::string algorithmFor(CollectiveKind kind, size_t bytes) const;
   double predictedTimeUs(CollectiveKind kind, size_t bytes) const;
+  std::string lastDeviceAlgorithm() const;
   std::vector<std::string> algorithms(CollectiveKind kind) const {
     return algorithmNames(kind, algorithms_.shape());
   }
@@ -123,7 +124,7 @@ class Communicator::Impl {
   Status broken_;
   bool peersNotified_ = false;  // guarded by execMu_
 
-  std::mutex execMu_;  // held while an operation runs
+  mutable std::mutex execMu_;  // held while an operation runs
   std::mutex queueMu_;
   std::condition_variable queueCv_;
   std::deque<std::function<void()>> queue_;

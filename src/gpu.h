@@ -57,6 +57,8 @@ class DeviceComm {
   virtual std::string describe() const = 0;
   // Enqueues d (validated, count > 0, size > 1) on stream.
   virtual Status run(const OpDesc& d, Stream stream) = 0;
+  // What the last run() launched, e.g. "two-shot allReduce"; empty before any.
+  virtual std::string lastLaunch() const = 0;
   // Enqueues a group of sends and receives as one kernel.
   virtual Status runPointToPoint(const std::vector<OpDesc>& ops, Stream stream) = 0;
   virtual Result<void*> registerBuffer(void* buffer, size_t bytes) = 0;

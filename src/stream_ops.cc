@@ -68,6 +68,12 @@ Status Communicator::Impl::runOnStream(const OpDesc& desc, Stream stream) {
   return issueOnStream(desc, stream);
 }
 
+std::string Communicator::Impl::lastDeviceAlgorithm() const {
+  std::lock_guard<std::mutex> exec(execMu_);
+  if (gpu_ == nullptr) return "";
+  return gpu_->mapped() ? gpu_->lastLaunch() : "staged through host memory";
+}
+
 Status Communicator::Impl::ensureDevice(Stream stream) {
   if (gpu_ != nullptr) return Status();
   if (device_ < 0) return unsupported("device buffers were passed, but no CUDA device is usable");

@@ -3,6 +3,7 @@
 // its staging, stored to its output and to the next rank's staging) while the previous rank
 // already pushes the following one (rounds alternate each lane's two staging parts). Every
 // GPU sends the buffer once, where a root pushing to everyone sends it n - 1 times.
+#include "cuda/graph_launch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/primitives.cuh"
 
@@ -49,8 +50,7 @@ __global__ void __launch_bounds__(kThreads) chainBroadcastKernel(PeerMemory m, C
 }  // namespace
 
 cudaError_t chainBroadcast(const PeerMemory& m, const ChainArgs& a, cudaStream_t stream) {
-  chainBroadcastKernel<<<a.blocks, kThreads, 0, stream>>>(m, a);
-  return cudaGetLastError();
+  return launch(chainBroadcastKernel, a.blocks, kThreads, stream, m, a);
 }
 
 }  // namespace braid::cuda

@@ -12,6 +12,7 @@
 // different call (another offset, count or type), and every rank fails with kDeviceMismatch
 // instead of reading the wrong bytes.
 #include "cuda/dispatch.cuh"
+#include "cuda/graph_launch.cuh"
 #include "cuda/kernels.h"
 
 namespace braid::cuda {
@@ -135,8 +136,8 @@ cudaError_t directAllReduce(const PeerMemory& m, const DirectArgs& a, DataType d
                             cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    directAllReduceKernel<decltype(t), decltype(o)><<<a.blocks, kThreads, 0, stream>>>(m, a, avg);
-    return cudaGetLastError();
+    return launch(directAllReduceKernel<decltype(t), decltype(o)>, a.blocks, kThreads, stream, m, a,
+                  avg);
   });
 }
 
@@ -144,15 +145,13 @@ cudaError_t directReduceScatter(const PeerMemory& m, const DirectArgs& a, DataTy
                                 ReduceOp op, cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    directReduceScatterKernel<decltype(t), decltype(o)>
-        <<<a.blocks, kThreads, 0, stream>>>(m, a, avg);
-    return cudaGetLastError();
+    return launch(directReduceScatterKernel<decltype(t), decltype(o)>, a.blocks, kThreads, stream,
+                  m, a, avg);
   });
 }
 
 cudaError_t directAllGather(const PeerMemory& m, const DirectArgs& a, cudaStream_t stream) {
-  directAllGatherKernel<<<a.blocks, kThreads, 0, stream>>>(m, a);
-  return cudaGetLastError();
+  return launch(directAllGatherKernel, a.blocks, kThreads, stream, m, a);
 }
 
 }  // namespace braid::cuda

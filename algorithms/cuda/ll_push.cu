@@ -24,7 +24,7 @@ struct Op {
   int parity;
 };
 __device__ __forceinline__ Op llOperation(const PeerMemory& m) {
-  const uint64_t seq = *reinterpret_cast<volatile uint64_t*>(&m.counters->llSeq);
+  const uint64_t seq = laneSeq(m.counters->llSeq);
   return Op{static_cast<uint32_t>(seq + 1), static_cast<int>(seq & 1)};
 }
 
@@ -67,7 +67,7 @@ __global__ void __launch_bounds__(kThreads) llReduceKernel(PeerMemory m, LlArgs 
     vals[me] = loadUnit(in + me * a.inputStride, u, a.bytes);
     storeUnit(a.output, u, a.bytes, reduceUnits<T, Operator>(vals, n, avgRanks));
   }
-  finishLaunch(m, &m.counters->llSeq);
+  finishLaunch(m.counters->llSeq);
 }
 
 // allGather: every rank pushes its block to every peer; block s lands at output + s * stride.
@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(kThreads) llAllGatherKernel(PeerMemory m, LlAr
       if (w != me) storeUnit(out + w * a.outputStride, u, a.bytes, vals[w]);
     }
   }
-  finishLaunch(m, &m.counters->llSeq);
+  finishLaunch(m.counters->llSeq);
 }
 
 // Broadcast: the root pushes its block to every peer; every other rank pushes a one-unit token
@@ -125,7 +125,7 @@ __global__ void __launch_bounds__(kThreads) llBroadcastKernel(PeerMemory m, LlAr
     if (writers != 0 && !llPollAll(m, op.parity, writers, u, op.flag, vals)) break;
     if (!isRoot) storeUnit(a.output, u, a.bytes, vals[root]);
   }
-  finishLaunch(m, &m.counters->llSeq);
+  finishLaunch(m.counters->llSeq);
 }
 
 // Two-shot allReduce: the units are cut into n shards of `shard` units; shard j of every rank
@@ -168,7 +168,7 @@ __global__ void __launch_bounds__(kThreads)
     if (!llPollAll(m, op.parity, 1u << owner, shard + (u - owner * shard), op.flag, vals)) break;
     storeUnit(a.output, u, a.bytes, vals[owner]);
   }
-  finishLaunch(m, &m.counters->llSeq);
+  finishLaunch(m.counters->llSeq);
 }
 
 }  // namespace

@@ -30,19 +30,21 @@
 
 namespace braid::cuda {
 
-inline constexpr int kMaxRanks = 8;   // ranks of one kernel-path communicator (one host)
-inline constexpr int kMaxLanes = 64;  // thread blocks per collective (BRAID_GPU_BLOCKS)
-inline constexpr int kHalves = 3;     // collective halves 0, 1; point-to-point 2
+inline constexpr int kMaxRanks = 8;    // ranks of one kernel-path communicator (one host)
+inline constexpr int kMaxLanes = 128;  // thread blocks per collective (BRAID_GPU_BLOCKS)
+inline constexpr int kHalves = 3;      // collective halves 0, 1; point-to-point 2
 inline constexpr int kP2pHalf = 2;
 inline constexpr int kThreads = 512;  // per block, every kernel
 
 // Device-side counters of one communicator (local memory, not shared with peers). Kernels read
-// their sequence numbers here and the last block of each launch advances them, so a captured
-// CUDA graph runs with fresh sequence numbers on every replay.
+// their sequence numbers here and advance them at the end of each launch, so a captured CUDA
+// graph runs with fresh sequence numbers on every replay. The collective counters are kept per
+// lane: block b reads and advances word b (block 0 also advances the words of lanes the launch
+// has no block for), so all words stay equal and no block waits for another to finish reading.
 struct Counters {
-  uint64_t collectiveSeq;
-  uint64_t llSeq;  // LL operations (ll_push.cu) so far
-  uint32_t blocksDone;
+  uint64_t collectiveSeq[kMaxLanes];
+  uint64_t llSeq[kMaxLanes];  // LL operations (ll_push.cu) so far
+  uint32_t blocksDone;        // point-to-point launches: blocks finished
   uint32_t reserved;
   uint64_t sendSeq[kMaxRanks];  // point-to-point, by peer
   uint64_t recvSeq[kMaxRanks];

@@ -320,28 +320,29 @@ __device__ __forceinline__ size_t stagedChunk(const PeerMemory& m, size_t total,
   return stagedChunkOf(total, unitBytes, m.partBytes, gridDim.x);
 }
 
-// Called by every thread at the end of a launch: the last block to finish advances *seq (a
-// word of m.counters) for the next launch on this stream.
-__device__ inline void finishLaunch(const PeerMemory& m, uint64_t* seq) {
+// Called by every thread at the end of a launch: advances the sequence words `seqs` (one per
+// lane, in m.counters) for the next launch on this stream. Each block advances its own word,
+// which only it read; block 0 also advances the words no block of this launch uses. No fence
+// and no count of finished blocks: with one word for all, the last block had to learn that
+// every other block was done reading it, which cost a system-wide fence behind the block's
+// NVLink stores. Launches have at most kMaxLanes blocks (all clamp theirs to m.lanes).
+__device__ inline void finishLaunch(uint64_t* seqs) {
   __syncthreads();
-  if (threadIdx.x != 0) return;
-  if (gridDim.x == 1) {  // every thread has read *seq: no other block to wait for
-    *seq += 1;
-    return;
+  if (blockIdx.x == 0) {
+    for (int l = gridDim.x + threadIdx.x; l < kMaxLanes; l += blockDim.x) seqs[l] += 1;
   }
-  __threadfence();
-  if (atomicAdd(&m.counters->blocksDone, 1u) == gridDim.x - 1) {
-    m.counters->blocksDone = 0;
-    *seq += 1;
-    __threadfence();
-  }
+  if (threadIdx.x == 0) seqs[blockIdx.x] += 1;
 }
 __device__ inline void finishCollective(const PeerMemory& m) {
-  finishLaunch(m, &m.counters->collectiveSeq);
+  finishLaunch(m.counters->collectiveSeq);
 }
 
+// This launch's sequence number (this block's word; every word holds the same).
+__device__ __forceinline__ uint64_t laneSeq(const uint64_t* seqs) {
+  return *reinterpret_cast<const volatile uint64_t*>(&seqs[blockIdx.x]);
+}
 __device__ __forceinline__ uint64_t collectiveSeq(const PeerMemory& m) {
-  return *reinterpret_cast<volatile uint64_t*>(&m.counters->collectiveSeq);
+  return laneSeq(m.counters->collectiveSeq);
 }
 
 // The k-th peer after `me` in ring order. Loops that copy to one peer after another start at

@@ -2,6 +2,7 @@
 // that receiver's staging; receivers copy the blocks to their output. allGather (each rank's
 // block to everyone), allToAll (block d to rank d) and broadcast (the root's block to
 // everyone) differ only in who sends what. Rounds alternate each lane's two staging parts.
+#include "cuda/graph_launch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/primitives.cuh"
 
@@ -60,8 +61,7 @@ __global__ void __launch_bounds__(kThreads) pushCopyKernel(PeerMemory m, PushCop
 }  // namespace
 
 cudaError_t pushCopy(const PeerMemory& m, const PushCopyArgs& a, cudaStream_t stream) {
-  pushCopyKernel<<<a.blocks, kThreads, 0, stream>>>(m, a);
-  return cudaGetLastError();
+  return launch(pushCopyKernel, a.blocks, kThreads, stream, m, a);
 }
 
 }  // namespace braid::cuda

@@ -5,6 +5,7 @@
 // blocks to the root. Rounds reuse each lane's two staging parts alternately, so a writer can
 // push round r + 1 while the receiver still reduces round r.
 #include "cuda/dispatch.cuh"
+#include "cuda/graph_launch.cuh"
 #include "cuda/kernels.h"
 
 namespace braid::cuda {
@@ -64,8 +65,8 @@ cudaError_t pushReduce(const PeerMemory& m, const PushReduceArgs& a, DataType dt
                        cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    pushReduceKernel<decltype(t), decltype(o)><<<a.blocks, kThreads, 0, stream>>>(m, a, avg);
-    return cudaGetLastError();
+    return launch(pushReduceKernel<decltype(t), decltype(o)>, a.blocks, kThreads, stream, m, a,
+                  avg);
   });
 }
 

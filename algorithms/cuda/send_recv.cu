@@ -3,6 +3,7 @@
 // its operations in call order, so an exchange where every rank sends and receives cannot
 // deadlock. Messages are numbered per (peer, direction) on the device, which keeps captured
 // graphs replayable.
+#include "cuda/graph_launch.cuh"
 #include "cuda/kernels.h"
 #include "cuda/primitives.cuh"
 
@@ -59,8 +60,7 @@ __global__ void __launch_bounds__(kThreads) sendRecvKernel(PeerMemory m, P2pArgs
 
 cudaError_t sendRecv(const PeerMemory& m, const P2pArgs& a, cudaStream_t stream) {
   if (a.numDirections == 0) return cudaSuccess;
-  sendRecvKernel<<<a.numDirections * a.lanes, kThreads, 0, stream>>>(m, a);
-  return cudaGetLastError();
+  return launch(sendRecvKernel, a.numDirections * a.lanes, kThreads, stream, m, a);
 }
 
 }  // namespace braid::cuda

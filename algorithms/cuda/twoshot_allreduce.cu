@@ -10,6 +10,7 @@
 // once at the end (as the direct kernels do). Every byte still moves by NVLink writes, which
 // reach higher rates than the direct kernels' reads (4x H200: reads capped near 170 GB/s per GPU).
 #include "cuda/dispatch.cuh"
+#include "cuda/graph_launch.cuh"
 #include "cuda/kernels.h"
 
 namespace braid::cuda {
@@ -117,8 +118,7 @@ cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType
                              cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    twoShotKernel<decltype(t), decltype(o)><<<a.blocks, kThreads, 0, stream>>>(m, a, avg);
-    return cudaGetLastError();
+    return launch(twoShotKernel<decltype(t), decltype(o)>, a.blocks, kThreads, stream, m, a, avg);
   });
 }
 

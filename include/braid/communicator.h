@@ -83,6 +83,10 @@ class Communicator {
   // The tuner's predicted time of that call in microseconds (infinity where its cost model has
   // no formula for the algorithm).
   double predictedTimeUs(CollectiveKind kind, size_t count, DataType dtype) const;
+  // What the last collective on device buffers ran on the GPUs, e.g. "two-shot allReduce" or
+  // "low-latency one-shot allReduce" (the GPU path chooses by size, not by the tuner above);
+  // "staged through host memory" where the GPUs cannot map each other; empty before any.
+  std::string lastDeviceAlgorithm() const;
 
   // --- Collectives. count is in elements of dtype. ---------------------------------------
   // recv[i] = op over ranks of send[i], for i < count.

@@ -55,8 +55,17 @@ cuda::LlArgs llArgs(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes) {
   return a;
 }
 
-// Whether a block of `bytes` fits one writer's LL slot (sized by BRAID_GPU_LL_BYTES).
-bool fitsLl(const cuda::PeerMemory& m, size_t bytes) { return bytes <= m.llBytes; }
+// On 2 GPUs the low-latency protocol carries blocks up to this size; above, the staged pushes
+// are faster since their chunks are balanced over every lane. 2x H200 (2026-11-22, session 8,
+// scripts/gpu-sweep), LL against staged: allReduce 1 MiB 15.2 vs 17.3 us, 2 MiB 23.2 vs 20.8;
+// reduceScatter and allGather of 2 MiB blocks 24.3 vs 20.6 and 22.3 vs 20.0 us.
+constexpr size_t kTwoGpuLlBytes = size_t{1} << 20;
+
+// Whether a block of `bytes` goes low-latency: it fits one writer's LL slot (sized by
+// BRAID_GPU_LL_BYTES), and on 2 GPUs at most kTwoGpuLlBytes.
+bool fitsLl(const cuda::PeerMemory& m, size_t bytes) {
+  return bytes <= m.llBytes && (m.size != 2 || bytes <= kTwoGpuLlBytes);
+}
 
 enum class GpuAllReduce { kLlOneShot, kLlTwoShot, kOneShot, kTwoShot };
 const char* toString(GpuAllReduce a) {
@@ -80,9 +89,9 @@ constexpr size_t kTwoGpuOneShotBytes = size_t{4} << 20;
 
 // By BRAID_GPU_ALGO, else by size: one-shot up to BRAID_GPU_ONESHOT_BYTES (on 2 GPUs wherever
 // the low-latency one-shot fits, and staged up to kTwoGpuOneShotBytes), then two-shot; each
-// low-latency where the message fits the LL slot. Measured on 2 and 4 H200s (2026-11-22,
-// scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs and to 2 MiB on 2, LL
-// two-shot from there to 2 MiB, the staged two-shot above.
+// low-latency where the message fits (fitsLl). Measured on 2 and 4 H200s (2026-11-22,
+// scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs and to 1 MiB on 2, LL
+// two-shot from there to 2 MiB on 4 GPUs, the staged kernels above.
 Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, const Params& p, size_t bytes) {
   const std::string& forced = p.gpuAlgo;
   const bool llOne = fitsLl(m, bytes);
@@ -420,8 +429,11 @@ class PeerComm final : public DeviceComm {
       e = *staged;
     }
     BRAID_RETURN_IF_ERROR(launched(e, what));
+    lastLaunch_.store(what);
     return recordLaunch(s);
   }
+
+  std::string lastLaunch() const override { return lastLaunch_.load(); }
 
   Status runPointToPoint(const std::vector<OpDesc>& ops, Stream stream) override {
     if (ops.size() > static_cast<size_t>(cuda::kMaxP2pOps)) {
@@ -529,7 +541,8 @@ class PeerComm final : public DeviceComm {
   bool launchedBefore_ = false;
   mutable std::mutex mu_;
   std::atomic<bool> peerDied_{false};
-  Status died_;  // guarded by mu_
+  std::atomic<const char*> lastLaunch_{""};  // a string literal: what run() launched last
+  Status died_;                              // guarded by mu_
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread watchdog_;

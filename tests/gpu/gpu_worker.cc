@@ -287,6 +287,18 @@ int graph(Communicator& comm) {
   Status st = comm.allReduce(in, out, 1, DataType::kFloat32, ReduceOp::kSum, s);
   if (!st.isOk()) return fail(r, st);
   CUDA_OK(cudaStreamSynchronize(s));
+  // The GPU path names what it launched (braid-bench prints it): one element goes low-latency,
+  // or direct where the buffers are registered (that test sets BRAID_GPU_DIRECT_BYTES=0).
+  const char* registered = std::getenv("BRAID_TEST_REGISTER");
+  const std::string expected = registered != nullptr && std::string(registered) == "1"
+                                   ? "direct allReduce"
+                                   : "low-latency one-shot allReduce";
+  const std::string ran = comm.lastDeviceAlgorithm();
+  if (n > 1 && ran != expected) {
+    std::printf("rank %d FAIL lastDeviceAlgorithm() after a 1-element allReduce: \"%s\"\n", r,
+                ran.c_str());
+    return 5;
+  }
   cudaGraph_t g;
   CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
   st = comm.allReduce(in, out, count, DataType::kFloat32, ReduceOp::kSum, s);
