@@ -60,8 +60,6 @@ Status measure(Communicator& comm, Device& device, Series& series, Buffers& buf,
     BRAID_RETURN_IF_ERROR(w.status());
     wrong += *w;
   }
-  row->chosen = b.chosenAlgorithm(*call);
-  row->predictedUs = b.predictedUs(*call);
   auto [iterations, warmups] = iterationsFor(row->bytes, o);
   row->iterations = iterations;
   for (int i = 0; i < warmups; ++i) BRAID_RETURN_IF_ERROR(b.run(*call));
@@ -70,6 +68,9 @@ Status measure(Communicator& comm, Device& device, Series& series, Buffers& buf,
   std::vector<double> each;
   double total = 0, issue = 0;
   BRAID_RETURN_IF_ERROR(device.time(b, *call, iterations, &each, &total, &issue));
+  // Asked once the call ran (with --check 0 and no warm-ups, the timed calls are the first).
+  row->chosen = b.chosenAlgorithm(*call);
+  row->predictedUs = b.predictedUs(*call);
   // The slowest rank decides: per iteration, and for the back-to-back mean.
   std::vector<double> slowest(each.size());
   BRAID_RETURN_IF_ERROR(

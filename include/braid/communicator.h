@@ -83,9 +83,10 @@ class Communicator {
   // The tuner's predicted time of that call in microseconds (infinity where its cost model has
   // no formula for the algorithm).
   double predictedTimeUs(CollectiveKind kind, size_t count, DataType dtype) const;
-  // What the last collective on device buffers ran on the GPUs, e.g. "two-shot allReduce" or
-  // "low-latency one-shot allReduce" (the GPU path chooses by size, not by the tuner above);
-  // "staged through host memory" where the GPUs cannot map each other; empty before any.
+  // The GPU kernel the last collective on device buffers that launched one ran, e.g. "two-shot
+  // allReduce" or "low-latency one-shot allReduce" (the GPU path chooses by size, not by the
+  // tuner above); "staged through host memory" where the GPUs cannot map each other; empty
+  // before any. Calls that launch nothing (count 0, one rank, a failed launch) leave it as is.
   std::string lastDeviceAlgorithm() const;
 
   // --- Collectives. count is in elements of dtype. ---------------------------------------

@@ -247,7 +247,8 @@ cudaError_t broadcast(const cuda::PeerMemory& m, const Params& p, const OpDesc& 
   const int64_t llMax = p.gpuLlBroadcastBytes > 0 ? p.gpuLlBroadcastBytes
                         : m.size == 2             ? int64_t{1} << 20
                                                   : p.gpuOneShotBytes;
-  if (bytes <= static_cast<size_t>(llMax) && fitsLl(m, bytes)) {
+  // Only the slot bounds it (not fitsLl's 2-GPU cap): BRAID_GPU_LL_BROADCAST_BYTES decides.
+  if (bytes <= static_cast<size_t>(llMax) && bytes <= m.llBytes) {
     *what = "low-latency broadcast";
     return cuda::llBroadcast(m, llArgs(m, d, bytes), d.root, s);
   }
