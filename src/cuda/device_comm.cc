@@ -61,10 +61,11 @@ cuda::LlArgs llArgs(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes) {
 // reduceScatter and allGather of 2 MiB blocks 24.3 vs 20.6 and 22.3 vs 20.0 us.
 constexpr size_t kTwoGpuLlBytes = size_t{1} << 20;
 
-// Whether a block of `bytes` goes low-latency: it fits one writer's LL slot (sized by
-// BRAID_GPU_LL_BYTES), and on 2 GPUs at most kTwoGpuLlBytes.
-bool fitsLl(const cuda::PeerMemory& m, size_t bytes) {
-  return bytes <= m.llBytes && (m.size != 2 || bytes <= kTwoGpuLlBytes);
+// The largest block allReduce, reduceScatter and allGather send low-latency: what one writer's
+// LL slot holds (BRAID_GPU_LL_BYTES), on 2 GPUs at most kTwoGpuLlBytes. (Broadcast has its own
+// limit, BRAID_GPU_LL_BROADCAST_BYTES, within the same slot.)
+size_t llLimit(const cuda::PeerMemory& m) {
+  return m.size == 2 ? std::min(m.llBytes, kTwoGpuLlBytes) : m.llBytes;
 }
 
 enum class GpuAllReduce { kLlOneShot, kLlTwoShot, kOneShot, kTwoShot };
@@ -89,12 +90,12 @@ constexpr size_t kTwoGpuOneShotBytes = size_t{4} << 20;
 
 // By BRAID_GPU_ALGO, else by size: one-shot up to BRAID_GPU_ONESHOT_BYTES (on 2 GPUs wherever
 // the low-latency one-shot fits, and staged up to kTwoGpuOneShotBytes), then two-shot; each
-// low-latency where the message fits (fitsLl). Measured on 2 and 4 H200s (2026-11-22,
+// low-latency up to llLimit. Measured on 2 and 4 H200s (2026-11-22,
 // scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs and to 1 MiB on 2, LL
 // two-shot from there to 2 MiB on 4 GPUs, the staged kernels above.
 Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, const Params& p, size_t bytes) {
   const std::string& forced = p.gpuAlgo;
-  const bool llOne = fitsLl(m, bytes);
+  const bool llOne = bytes <= llLimit(m);
   const bool llTwo = llOne && 2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
   if (forced == "oneshot-staged") return GpuAllReduce::kOneShot;
   if (forced == "twoshot-staged") return GpuAllReduce::kTwoShot;
@@ -198,7 +199,7 @@ cudaError_t allReduce(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes, 
 cudaError_t reduceToReceivers(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes,
                               cudaStream_t s, const char** what) {
   const bool scatter = d.kind == K::kReduceScatter;
-  if (scatter && fitsLl(m, bytes)) {
+  if (scatter && bytes <= llLimit(m)) {
     *what = "low-latency reduceScatter";
     cuda::LlArgs a = llArgs(m, d, bytes);
     a.inputStride = bytes;
@@ -220,7 +221,7 @@ cudaError_t reduceToReceivers(const cuda::PeerMemory& m, const OpDesc& d, size_t
 cudaError_t copyToEveryone(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes, cudaStream_t s,
                            const char** what) {
   const bool gather = d.kind == K::kAllGather;
-  if (gather && fitsLl(m, bytes)) {
+  if (gather && bytes <= llLimit(m)) {
     *what = "low-latency allGather";
     cuda::LlArgs a = llArgs(m, d, bytes);
     a.outputStride = bytes;
@@ -247,8 +248,7 @@ cudaError_t broadcast(const cuda::PeerMemory& m, const Params& p, const OpDesc& 
   const int64_t llMax = p.gpuLlBroadcastBytes > 0 ? p.gpuLlBroadcastBytes
                         : m.size == 2             ? int64_t{1} << 20
                                                   : p.gpuOneShotBytes;
-  // Only the slot bounds it (not fitsLl's 2-GPU cap): BRAID_GPU_LL_BROADCAST_BYTES decides.
-  if (bytes <= static_cast<size_t>(llMax) && bytes <= m.llBytes) {
+  if (bytes <= std::min(static_cast<size_t>(llMax), m.llBytes)) {
     *what = "low-latency broadcast";
     return cuda::llBroadcast(m, llArgs(m, d, bytes), d.root, s);
   }
