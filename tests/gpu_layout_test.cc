@@ -1,7 +1,8 @@
 // The GPU kernels' staging arithmetic (algorithms/cuda/peer_memory.h), checked on the CPU where
 // CI runs: every writer's part in a reader's staging is distinct and inside the allocation for
 // 2..8 ranks, and staged chunks keep the fewest rounds, share the work among the lanes, stay
-// 16-byte multiples no larger than a part, and cover the buffer exactly.
+// 16-byte multiples no larger than a part, and cover the buffer exactly; LL128 lines carry every
+// payload unit exactly once.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -95,6 +96,33 @@ TEST(GpuStagingLayout, StagedChunksTakeTheFewestRoundsAndShareTheLanes) {
       }
     }
   }
+}
+
+// Every 8-byte unit of a payload is carried by exactly one piece of one line, and the lines are
+// as few as the payload needs; the region holds 2 parities x n writers x those lines.
+TEST(GpuLl128Layout, LinesCarryEveryUnitOnce) {
+  for (size_t bytes : {size_t{0}, size_t{1}, size_t{8}, size_t{112}, size_t{119}, size_t{120},
+                       size_t{121}, size_t{240}, size_t{4093}, size_t{1} << 20}) {
+    const size_t units = (bytes + 7) / 8, lines = ll128Lines(bytes);
+    std::vector<int> carried(lines * (kLl128DataBytes / 8), 0);
+    for (size_t line = 0; line < lines; ++line) {
+      for (int piece = 0; piece < static_cast<int>(kLl128LineBytes / 16); ++piece) {
+        for (int k = 0; k < ll128UnitsOf(piece); ++k) {
+          const size_t u = ll128FirstUnit(line, piece) + k;
+          ASSERT_LT(u, carried.size()) << "bytes " << bytes << " line " << line;
+          ++carried[u];
+        }
+      }
+    }
+    for (size_t u = 0; u < carried.size(); ++u) ASSERT_EQ(carried[u], 1) << "unit " << u;
+    EXPECT_GE(carried.size(), units);
+    EXPECT_GE(lines * kLl128DataBytes, bytes);
+    if (bytes > 0) {
+      EXPECT_LT((lines - 1) * kLl128DataBytes, bytes);
+    }
+  }
+  EXPECT_EQ(ll128RegionBytes(2, 120), 2 * 2 * kLl128LineBytes);
+  EXPECT_EQ(ll128RegionBytes(4, 0), 0u);
 }
 
 }  // namespace

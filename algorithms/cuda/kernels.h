@@ -84,6 +84,13 @@ cudaError_t llTwoShotAllReduce(const PeerMemory& m, const LlArgs& a, DataType dt
 // Units (8 bytes) per shard of llTwoShotAllReduce.
 size_t llTwoShotShard(const PeerMemory& m, size_t bytes);
 
+// LL128 collectives (ll128_push.cu): the LL protocol with the flag in 128-byte lines, for
+// medium blocks; `bytes` must fit the LL128 slot (bytes <= m.ll128Bytes). Launch with a whole
+// number of warps per block.
+cudaError_t ll128Reduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
+                        cudaStream_t stream);
+cudaError_t ll128AllGather(const PeerMemory& m, const LlArgs& a, cudaStream_t stream);
+
 // Broadcast down the chain root, root + 1, ... (chain_broadcast.cu).
 struct ChainArgs {
   const void* input = nullptr;  // the root's buffer

@@ -84,6 +84,22 @@ __device__ inline bool deviceFail(const PeerMemory& m, int code, int peer) {
 // failure words and at the clock.
 inline constexpr uint64_t kCheckEveryNs = 1000000;
 
+// While waiting since `start` (now: the clock), for peer: false, after recording it, when the
+// communicator failed (an abort, a peer's failure) or the wait passed the timeout.
+__device__ inline bool stillWaiting(const PeerMemory& m, int peer, uint64_t start, uint64_t now) {
+  if (m.control->abort) {
+    atomicCAS(&m.control->error, 0, (kDeviceAborted << 16) | (peer + 1));
+    return false;
+  }
+  for (int r = 0; r < m.size; ++r) {
+    if (r != m.rank && loadAcquire(failedWord(m, m.rank, r)) != 0) {
+      return deviceFail(m, kDevicePeerFailed, r);
+    }
+  }
+  if (now - start > m.timeoutNs) return deviceFail(m, kDeviceTimeout, peer);
+  return true;
+}
+
 // The calling thread waits until ready() holds. False when the communicator failed meanwhile
 // (recorded by deviceFail): an abort, a peer's failure, or the timeout while waiting for peer
 // (read when it happens: ready() may update it).
@@ -98,16 +114,27 @@ __device__ inline bool waitUntil(const PeerMemory& m, const int& peer, Ready rea
     const uint64_t now = globalTimerNs();
     if (now - checked < kCheckEveryNs) continue;
     checked = now;
-    if (m.control->abort) {
-      atomicCAS(&m.control->error, 0, (kDeviceAborted << 16) | (peer + 1));
-      return false;
-    }
-    for (int r = 0; r < m.size; ++r) {
-      if (r != m.rank && loadAcquire(failedWord(m, m.rank, r)) != 0) {
-        return deviceFail(m, kDevicePeerFailed, r);
-      }
-    }
-    if (now - start > m.timeoutNs) return deviceFail(m, kDeviceTimeout, peer);
+    if (!stillWaiting(m, peer, start, now)) return false;
+  }
+}
+
+// waitUntil for a whole warp, whose every lane calls it with a warp-uniform ready() (one built
+// on a warp vote): lane 0's clock and checks decide for all, so the lanes leave together.
+inline constexpr unsigned kFullWarp = 0xffffffffu;
+template <typename Ready>
+__device__ inline bool warpWaitUntil(const PeerMemory& m, int peer, Ready ready) {
+  if (ready()) return true;
+  const uint64_t start = __shfl_sync(kFullWarp, globalTimerNs(), 0);
+  uint64_t checked = start;
+  for (uint32_t i = 1;; ++i) {
+    if (ready()) return true;
+    if ((i & 255) != 0) continue;
+    const uint64_t now = __shfl_sync(kFullWarp, globalTimerNs(), 0);
+    if (now - checked < kCheckEveryNs) continue;
+    checked = now;
+    int failed = 0;
+    if ((threadIdx.x & 31) == 0) failed = !stillWaiting(m, peer, start, now);
+    if (__shfl_sync(kFullWarp, failed, 0)) return false;
   }
 }
 

@@ -39,40 +39,57 @@ int blocksFor(size_t bytes, int lanes) {
   return static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, lanes)));
 }
 
-// Arguments of a low-latency kernel for d's buffers and blocks of `bytes`. Each thread carries
-// one 8-byte unit per round: enough blocks for one unit per thread, at most the configured
-// lanes; one block of whole warps for tiny messages.
-cuda::LlArgs llArgs(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes) {
+// Arguments of a low-latency kernel for d's buffers and blocks of `bytes`, for `work` threads
+// (each carries one piece per round): enough blocks for one piece per thread, at most the
+// configured lanes; one block of whole warps for tiny messages.
+cuda::LlArgs llArgsFor(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes, size_t work) {
   cuda::LlArgs a;
   a.input = d.send;
   a.output = d.recv;
   a.bytes = bytes;
-  const size_t units = (bytes + 7) / 8;
-  const size_t want = (units + cuda::kThreads - 1) / cuda::kThreads;
+  const size_t want = (work + cuda::kThreads - 1) / cuda::kThreads;
   a.blocks = static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, m.lanes)));
   a.threads = static_cast<int>(
-      std::min<size_t>(cuda::kThreads, std::max<size_t>(32, (units + 31) / 32 * 32)));
+      std::min<size_t>(cuda::kThreads, std::max<size_t>(32, (work + 31) / 32 * 32)));
   return a;
 }
-
-// On 2 GPUs the low-latency protocol carries blocks up to this size; above, the staged pushes
-// are faster since their chunks are balanced over every lane. 2x H200 (2026-11-22, session 8,
-// scripts/gpu-sweep), LL against staged: allReduce 1 MiB 15.2 vs 17.3 us, 2 MiB 23.2 vs 20.8;
-// reduceScatter and allGather of 2 MiB blocks 24.3 vs 20.6 and 22.3 vs 20.0 us.
-constexpr size_t kTwoGpuLlBytes = size_t{1} << 20;
-
-// The largest block allReduce, reduceScatter and allGather send low-latency: what one writer's
-// LL slot holds (BRAID_GPU_LL_BYTES), on 2 GPUs at most kTwoGpuLlBytes. (Broadcast has its own
-// limit, BRAID_GPU_LL_BROADCAST_BYTES, within the same slot.)
-size_t llLimit(const cuda::PeerMemory& m) {
-  return m.size == 2 ? std::min(m.llBytes, kTwoGpuLlBytes) : m.llBytes;
+// LL: a thread per 8-byte unit.
+cuda::LlArgs llArgs(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes) {
+  return llArgsFor(m, d, bytes, (bytes + 7) / 8);
+}
+// LL128: eight threads per 128-byte line.
+cuda::LlArgs ll128Args(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes) {
+  return llArgsFor(m, d, bytes, cuda::ll128Lines(bytes) * 8);
 }
 
-enum class GpuAllReduce { kLlOneShot, kLlTwoShot, kOneShot, kTwoShot };
+// On 2 GPUs the LL protocol carries blocks up to kTwoGpuLlBytes, LL128 from there up to
+// kTwoGpuLl128Bytes (the default of BRAID_GPU_LL128_BYTES), the staged pushes above. 2x H200
+// (2026-11-22, session 9, scripts/gpu-sweep), 64 blocks, LL / LL128 / staged in us:
+// allReduce 8 KiB 7.6 / 7.6, 64 KiB 8.6 / 7.8, 1 MiB 15.3 / 13.2 / 17.3, 2 MiB - / 18.4 / 21.0,
+// 4 MiB - / 30.0 / 27.5; reduceScatter of 512 KiB blocks 14.0 / 11.1, 2 MiB 18.7 / 20.4,
+// 4 MiB 30.9 / 27.2; allGather of 2 MiB blocks 16.5 / 19.7, 4 MiB 26.7 / 26.2. Without LL128
+// the LL limit is 1 MiB (session 8: the staged pushes are faster above). Not measured on more
+// GPUs, where LL128 is off unless BRAID_GPU_LL128_BYTES asks for it.
+constexpr size_t kTwoGpuLlBytes = size_t{8} << 10;
+constexpr size_t kTwoGpuLlBytesWithoutLl128 = size_t{1} << 20;
+constexpr size_t kTwoGpuLl128Bytes = size_t{2} << 20;
+
+// The largest block allReduce, reduceScatter and allGather send low-latency: what one writer's
+// LL slot holds (BRAID_GPU_LL_BYTES), on 2 GPUs at most the limits above. (Broadcast has its own
+// limit, BRAID_GPU_LL_BROADCAST_BYTES, within the same slot.) Above it, LL128 up to
+// m.ll128Bytes.
+size_t llLimit(const cuda::PeerMemory& m) {
+  if (m.size != 2) return m.llBytes;
+  return std::min(m.llBytes, m.ll128Bytes > 0 ? kTwoGpuLlBytes : kTwoGpuLlBytesWithoutLl128);
+}
+
+enum class GpuAllReduce { kLlOneShot, kLl128OneShot, kLlTwoShot, kOneShot, kTwoShot };
 const char* toString(GpuAllReduce a) {
   switch (a) {
     case GpuAllReduce::kLlOneShot:
       return "low-latency one-shot allReduce";
+    case GpuAllReduce::kLl128OneShot:
+      return "LL128 one-shot allReduce";
     case GpuAllReduce::kLlTwoShot:
       return "low-latency two-shot allReduce";
     case GpuAllReduce::kOneShot:
@@ -89,27 +106,36 @@ const char* toString(GpuAllReduce a) {
 constexpr size_t kTwoGpuOneShotBytes = size_t{4} << 20;
 
 // By BRAID_GPU_ALGO, else by size: one-shot up to BRAID_GPU_ONESHOT_BYTES (on 2 GPUs wherever
-// the low-latency one-shot fits, and staged up to kTwoGpuOneShotBytes), then two-shot; each
-// low-latency up to llLimit. Measured on 2 and 4 H200s (2026-11-22,
-// scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs and to 1 MiB on 2, LL
-// two-shot from there to 2 MiB on 4 GPUs, the staged kernels above.
+// the LL or LL128 one-shot fits, and staged up to kTwoGpuOneShotBytes), then two-shot; each
+// low-latency up to llLimit, LL128 above it up to m.ll128Bytes. Measured on 2 and 4 H200s
+// (2026-11-22, scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs, LL two-shot from
+// there to 2 MiB, the staged kernels above; on 2 GPUs see kTwoGpuLlBytes.
 Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, const Params& p, size_t bytes) {
   const std::string& forced = p.gpuAlgo;
   const bool llOne = bytes <= llLimit(m);
   const bool llTwo = llOne && 2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
+  const bool ll128One = bytes <= m.ll128Bytes;
   if (forced == "oneshot-staged") return GpuAllReduce::kOneShot;
   if (forced == "twoshot-staged") return GpuAllReduce::kTwoShot;
+  if (forced == "oneshot-ll128")
+    return ll128One ? GpuAllReduce::kLl128OneShot : GpuAllReduce::kOneShot;
   bool oneShot = bytes <= static_cast<size_t>(p.gpuOneShotBytes) ||
-                 (m.size == 2 && (llOne || bytes <= kTwoGpuOneShotBytes));
+                 (m.size == 2 && (llOne || ll128One || bytes <= kTwoGpuOneShotBytes));
   if (forced == "oneshot") {
     oneShot = true;
   } else if (forced == "twoshot") {
     oneShot = false;
   } else if (!forced.empty()) {
     return invalidArgument(fmt::format(
-        "BRAID_GPU_ALGO={}: expected oneshot, twoshot, oneshot-staged or twoshot-staged", forced));
+        "BRAID_GPU_ALGO={}: expected oneshot, twoshot, oneshot-ll128, oneshot-staged or "
+        "twoshot-staged",
+        forced));
   }
-  if (oneShot) return llOne ? GpuAllReduce::kLlOneShot : GpuAllReduce::kOneShot;
+  if (oneShot) {
+    return llOne      ? GpuAllReduce::kLlOneShot
+           : ll128One ? GpuAllReduce::kLl128OneShot
+                      : GpuAllReduce::kOneShot;
+  }
   return llTwo ? GpuAllReduce::kLlTwoShot : GpuAllReduce::kTwoShot;
 }
 
@@ -172,6 +198,8 @@ cudaError_t allReduce(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes, 
   switch (algo) {
     case GpuAllReduce::kLlOneShot:
       return cuda::llReduce(m, llArgs(m, d, bytes), d.dtype, d.op, s);
+    case GpuAllReduce::kLl128OneShot:
+      return cuda::ll128Reduce(m, ll128Args(m, d, bytes), d.dtype, d.op, s);
     case GpuAllReduce::kLlTwoShot:
       return cuda::llTwoShotAllReduce(m, llArgs(m, d, bytes), d.dtype, d.op, s);
     case GpuAllReduce::kOneShot: {
@@ -205,6 +233,12 @@ cudaError_t reduceToReceivers(const cuda::PeerMemory& m, const OpDesc& d, size_t
     a.inputStride = bytes;
     return cuda::llReduce(m, a, d.dtype, d.op, s);
   }
+  if (scatter && bytes <= m.ll128Bytes) {
+    *what = "LL128 reduceScatter";
+    cuda::LlArgs a = ll128Args(m, d, bytes);
+    a.inputStride = bytes;
+    return cuda::ll128Reduce(m, a, d.dtype, d.op, s);
+  }
   *what = scatter ? "reduceScatter" : "reduce";
   cuda::PushReduceArgs a;
   a.input = d.send;
@@ -226,6 +260,12 @@ cudaError_t copyToEveryone(const cuda::PeerMemory& m, const OpDesc& d, size_t by
     cuda::LlArgs a = llArgs(m, d, bytes);
     a.outputStride = bytes;
     return cuda::llAllGather(m, a, s);
+  }
+  if (gather && bytes <= m.ll128Bytes) {
+    *what = "LL128 allGather";
+    cuda::LlArgs a = ll128Args(m, d, bytes);
+    a.outputStride = bytes;
+    return cuda::ll128AllGather(m, a, s);
   }
   *what = gather ? "allGather" : "allToAll";
   cuda::PushCopyArgs a;
@@ -563,6 +603,8 @@ Result<std::unique_ptr<DeviceComm>> createDeviceComm(const DeviceSetup& setup) {
   s.timeout = setup.timeout;
   s.stagingBytes = static_cast<size_t>(std::max<int64_t>(0, params().gpuBufferBytes));
   s.llBytes = static_cast<size_t>(std::max<int64_t>(0, params().gpuLlBytes));
+  const int64_t ll128 = params().gpuLl128Bytes;
+  s.ll128Bytes = ll128 >= 0 ? static_cast<size_t>(ll128) : setup.size == 2 ? kTwoGpuLl128Bytes : 0;
   s.lanes = static_cast<int>(params().gpuBlocks);
   s.usePeerMemory = params().gpuP2p;
   auto map = nvlink::PeerMap::create(s);

@@ -47,7 +47,8 @@ TEST_P(GpuMatrix, EveryCollectiveDtypeOpCountInPlaceAndOffset) {
 INSTANTIATE_TEST_SUITE_P(Ranks, GpuMatrix, ::testing::Values(1, 2, 3, 4));
 
 // Each GPU algorithm forced at every size: allReduce low-latency one-shot and two-shot (up to
-// BRAID_GPU_LL_BYTES) and the staged ones; reduceScatter, allGather and broadcast with LL off;
+// BRAID_GPU_LL_BYTES), LL128 one-shot and the staged ones; reduceScatter, allGather and
+// broadcast with LL off, and reduceScatter and allGather LL128 from the smallest size;
 // broadcast down the chain, and low-latency up to the LL region's size; on registered buffers the
 // direct kernels, and the two-shot into registered outputs, at every size. 3 ranks where there are
 // 3 GPUs (uneven two-shot shards).
@@ -57,14 +58,17 @@ TEST_P(GpuAlgorithms, CollectivesWithSeveralAlgorithmsExact) {
   REQUIRE_GPUS(2);
   expectOk(gpus() >= 3 ? 3 : 2, "variants", GetParam());
 }
-INSTANTIATE_TEST_SUITE_P(Forced, GpuAlgorithms,
-                         ::testing::Values("BRAID_GPU_ALGO=oneshot", "BRAID_GPU_ALGO=twoshot",
-                                           "BRAID_GPU_ALGO=oneshot-staged", "BRAID_GPU_LL_BYTES=0",
-                                           "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1",
-                                           "BRAID_GPU_LL_BROADCAST_BYTES=2097152",
-                                           "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0",
-                                           "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0 "
-                                           "BRAID_GPU_DIRECT_PUSH_BYTES=0"));
+INSTANTIATE_TEST_SUITE_P(
+    Forced, GpuAlgorithms,
+    ::testing::Values("BRAID_GPU_ALGO=oneshot BRAID_GPU_LL128_BYTES=0", "BRAID_GPU_ALGO=twoshot",
+                      "BRAID_GPU_ALGO=oneshot-staged", "BRAID_GPU_LL_BYTES=0",
+                      "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1",
+                      "BRAID_GPU_LL_BROADCAST_BYTES=2097152",
+                      "BRAID_GPU_ALGO=oneshot-ll128 BRAID_GPU_LL128_BYTES=4194304",
+                      "BRAID_GPU_LL_BYTES=8 BRAID_GPU_LL128_BYTES=4194304",
+                      "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0",
+                      "BRAID_TEST_REGISTER=1 BRAID_GPU_DIRECT_BYTES=0 "
+                      "BRAID_GPU_DIRECT_PUSH_BYTES=0"));
 
 // Registered buffers on 2 and 4 GPUs too (the direct kernels' shards and lanes differ); on 2
 // with 2 blocks, so that a block's range spans several of the wide tiles and a remainder.
@@ -99,10 +103,11 @@ TEST(Gpu, TwoCommunicatorsUsedAlternately) {
   expectOk(2, "twocomms");
 }
 
-TEST(Gpu, KillARankSurvivorsNameIt) {
-  REQUIRE_GPUS(2);
-  const int n = gpus() >= 4 ? 4 : 2, victim = n - 1;
-  Ran r = runShell("BRAID_TIMEOUT=60 " + kRun + " -n " + std::to_string(n) + " --grace 20 " +
+// The last rank dies at the 5th allReduce (16 MiB, in place); every survivor's error names it,
+// well before the 60 s timeout.
+void expectSurvivorsNameTheDead(int n, const std::string& env) {
+  const int victim = n - 1;
+  Ran r = runShell(env + " BRAID_TIMEOUT=60 " + kRun + " -n " + std::to_string(n) + " --grace 20 " +
                    kWorker + " kill " + std::to_string(victim) + " 5");
   EXPECT_NE(r.exitCode, 0) << r.output;
   const std::string dead = "rank " + std::to_string(victim);
@@ -114,6 +119,17 @@ TEST(Gpu, KillARankSurvivorsNameIt) {
     EXPECT_NE(line.find(dead), std::string::npos) << line;
   }
   EXPECT_LT(r.seconds, 30.0) << r.output;  // not the 60 s timeout
+}
+
+TEST(Gpu, KillARankSurvivorsNameIt) {
+  REQUIRE_GPUS(2);
+  expectSurvivorsNameTheDead(gpus() >= 4 ? 4 : 2, "");
+}
+
+// The same while the warps of an LL128 allReduce wait for the dead rank's lines.
+TEST(Gpu, KillARankDuringLl128SurvivorsNameIt) {
+  REQUIRE_GPUS(2);
+  expectSurvivorsNameTheDead(2, "BRAID_GPU_LL128_BYTES=16777216");
 }
 
 }  // namespace

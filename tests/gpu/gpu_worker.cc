@@ -269,7 +269,7 @@ int matrix(Communicator& comm, const std::string& mode) {
 // allReduce, allGather and reduceScatter captured once, replayed on fresh inputs.
 int graph(Communicator& comm) {
   const int r = comm.rank(), n = comm.size();
-  const size_t count = 300007;  // two-shot for fp32
+  const size_t count = 300007;  // fp32: two-shot on 4 GPUs, LL128 on 2
   float *in = nullptr, *out = nullptr, *gathered = nullptr, *scattered = nullptr;
   CUDA_OK(cudaMalloc(&in, count * n * sizeof(float)));
   CUDA_OK(cudaMalloc(&out, count * sizeof(float)));

@@ -34,6 +34,7 @@ struct Info {
   uint64_t flagsPtr;
   uint64_t partBytes;
   uint64_t llBytes;
+  uint64_t ll128Bytes;
   int32_t lanes;
   int32_t device;
 };
@@ -94,10 +95,14 @@ Status PeerMap::init(const Setup& s) {
   const size_t llBytes = s.llBytes / 8 * 8;
   const size_t llOffset = partBytes * parts;
   const size_t llRegion = cuda::llRegionBytes(n, llBytes);
+  const size_t ll128Bytes = s.ll128Bytes / 8 * 8;
+  const size_t ll128Offset = (llOffset + llRegion + 255) / 256 * 256;  // lines stay aligned
+  const size_t ll128Region = cuda::ll128RegionBytes(n, ll128Bytes);
 
   DeviceGuard guard(s.device);
-  BRAID_CUDA_RETURN(cudaMalloc(&staging_, llOffset + llRegion));
-  BRAID_CUDA_RETURN(cudaMemset(static_cast<uint8_t*>(staging_) + llOffset, 0, llRegion));
+  BRAID_CUDA_RETURN(cudaMalloc(&staging_, ll128Offset + ll128Region));
+  BRAID_CUDA_RETURN(cudaMemset(static_cast<uint8_t*>(staging_) + llOffset, 0,
+                               ll128Offset + ll128Region - llOffset));
   const size_t flagBytes = cuda::flagWords(n, lanes) * sizeof(uint64_t);
   BRAID_CUDA_RETURN(cudaMalloc(&flags_, flagBytes));
   BRAID_CUDA_RETURN(cudaMalloc(&counters_, sizeof(cuda::Counters)));
@@ -117,6 +122,7 @@ Status PeerMap::init(const Setup& s) {
   mine.flagsPtr = reinterpret_cast<uintptr_t>(flags_);
   mine.partBytes = partBytes;
   mine.llBytes = llBytes;
+  mine.ll128Bytes = ll128Bytes;
   mine.lanes = lanes;
   mine.device = s.device;
   BRAID_RETURN_IF_ERROR(setValue(*s.store, fmt::format("nvlink/info/{}", me), mine));
@@ -127,6 +133,8 @@ Status PeerMap::init(const Setup& s) {
   memory_.partBytes = partBytes;
   memory_.llOffset = llOffset;
   memory_.llBytes = llBytes;
+  memory_.ll128Offset = ll128Offset;
+  memory_.ll128Bytes = ll128Bytes;
   memory_.staging[me] = static_cast<uint8_t*>(staging_);
   memory_.flags[me] = static_cast<uint64_t*>(flags_);
   memory_.counters = static_cast<cuda::Counters*>(counters_);
@@ -146,12 +154,14 @@ Status PeerMap::init(const Setup& s) {
     Info info = *got;
     info.busId[sizeof(info.busId) - 1] = '\0';
     pids_[r] = info.pid;
-    if (info.partBytes != partBytes || info.lanes != lanes || info.llBytes != llBytes) {
+    if (info.partBytes != partBytes || info.lanes != lanes || info.llBytes != llBytes ||
+        info.ll128Bytes != ll128Bytes) {
       return invalidArgument(fmt::format(
-          "rank {} uses another GPU staging layout ({} x {} B, LL {} B vs {} x {} B, LL {} B): "
-          "set BRAID_GPU_BUFFER_BYTES, BRAID_GPU_BLOCKS and BRAID_GPU_LL_BYTES alike on every "
-          "rank",
-          r, info.lanes, info.partBytes, info.llBytes, lanes, partBytes, llBytes));
+          "rank {} uses another GPU staging layout ({} x {} B, LL {} B, LL128 {} B vs {} x {} B, "
+          "LL {} B, LL128 {} B): set BRAID_GPU_BUFFER_BYTES, BRAID_GPU_BLOCKS, "
+          "BRAID_GPU_LL_BYTES and BRAID_GPU_LL128_BYTES alike on every rank",
+          r, info.lanes, info.partBytes, info.llBytes, info.ll128Bytes, lanes, partBytes, llBytes,
+          ll128Bytes));
     }
     int peerDevice = -1;
     if (cudaDeviceGetByPCIBusId(&peerDevice, info.busId) != cudaSuccess) {

@@ -30,6 +30,7 @@ struct Setup {
   std::chrono::milliseconds timeout{0};
   size_t stagingBytes = 0;    // per rank (BRAID_GPU_BUFFER_BYTES)
   size_t llBytes = 0;         // LL payload per writer (BRAID_GPU_LL_BYTES), a multiple of 8
+  size_t ll128Bytes = 0;      // LL128 payload per writer (BRAID_GPU_LL128_BYTES); 0: no region
   int lanes = 1;              // BRAID_GPU_BLOCKS
   bool usePeerMemory = true;  // BRAID_GPU_P2P
 };
