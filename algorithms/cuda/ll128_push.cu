@@ -59,7 +59,7 @@ __device__ inline bool ll128Wait(const PeerMemory& m, const uint4* piece, bool a
                                  uint64_t flag, int writer, uint4* got) {
   const bool flagLane = ll128FlagLane();
   const bool ok = warpWaitUntil(m, writer, [&] {
-    const uint4 v = llLoad(piece);
+    const uint4 v = active ? llLoad(piece) : make_uint4(0, 0, 0, 0);  // past the slot's end
     const bool ready =
         !active || !flagLane ||
         (v.z == static_cast<uint32_t>(flag) && v.w == static_cast<uint32_t>(flag >> 32));

@@ -77,10 +77,11 @@ constexpr size_t kTwoGpuLl128Bytes = size_t{2} << 20;
 // The largest block allReduce, reduceScatter and allGather send low-latency: what one writer's
 // LL slot holds (BRAID_GPU_LL_BYTES), on 2 GPUs at most the limits above. (Broadcast has its own
 // limit, BRAID_GPU_LL_BROADCAST_BYTES, within the same slot.) Above it, LL128 up to
-// m.ll128Bytes.
+// m.ll128Bytes; LL gives way to LL128 at 8 KiB only where LL128 covers LL's 1 MiB.
 size_t llLimit(const cuda::PeerMemory& m) {
   if (m.size != 2) return m.llBytes;
-  return std::min(m.llBytes, m.ll128Bytes > 0 ? kTwoGpuLlBytes : kTwoGpuLlBytesWithoutLl128);
+  const bool ll128Above = m.ll128Bytes >= kTwoGpuLlBytesWithoutLl128;
+  return std::min(m.llBytes, ll128Above ? kTwoGpuLlBytes : kTwoGpuLlBytesWithoutLl128);
 }
 
 enum class GpuAllReduce { kLlOneShot, kLl128OneShot, kLlTwoShot, kOneShot, kTwoShot };

@@ -48,7 +48,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, GpuMatrix, ::testing::Values(1, 2, 3, 4));
 
 // Each GPU algorithm forced at every size: allReduce low-latency one-shot and two-shot (up to
 // BRAID_GPU_LL_BYTES), LL128 one-shot and the staged ones; reduceScatter, allGather and
-// broadcast with LL off, and reduceScatter and allGather LL128 from the smallest size;
+// broadcast with LL and LL128 off, and reduceScatter and allGather LL128 from the smallest size;
 // broadcast down the chain, and low-latency up to the LL region's size; on registered buffers the
 // direct kernels, and the two-shot into registered outputs, at every size. 3 ranks where there are
 // 3 GPUs (uneven two-shot shards).
@@ -61,7 +61,8 @@ TEST_P(GpuAlgorithms, CollectivesWithSeveralAlgorithmsExact) {
 INSTANTIATE_TEST_SUITE_P(
     Forced, GpuAlgorithms,
     ::testing::Values("BRAID_GPU_ALGO=oneshot BRAID_GPU_LL128_BYTES=0", "BRAID_GPU_ALGO=twoshot",
-                      "BRAID_GPU_ALGO=oneshot-staged", "BRAID_GPU_LL_BYTES=0",
+                      "BRAID_GPU_ALGO=oneshot-staged",
+                      "BRAID_GPU_LL_BYTES=0 BRAID_GPU_LL128_BYTES=0",
                       "BRAID_GPU_LL_BYTES=0 BRAID_GPU_CHAIN_BYTES=1",
                       "BRAID_GPU_LL_BROADCAST_BYTES=2097152",
                       "BRAID_GPU_ALGO=oneshot-ll128 BRAID_GPU_LL128_BYTES=4194304",

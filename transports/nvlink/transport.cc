@@ -213,6 +213,13 @@ Status PeerMap::init(const Setup& s) {
   links_.mapped = objection->rank < 0;
   if (!links_.mapped) links_.why = fmt::format("rank {}: {}", objection->rank, objection->reason);
   links_.allNvlink = links_.mapped && nvlinkAll;
+  // LL128 needs every 128-byte line to arrive whole, as NVLink delivers it; all ranks must agree.
+  if (links_.mapped && ll128Bytes > 0) {
+    auto ll128 = vote(*s.store, "nvlink/ll128", me, n, nvlinkAll ? "" : "a peer is not on NVLink",
+                      s.timeout);
+    if (!ll128.isOk()) return ll128.status();
+    if (ll128->rank >= 0) memory_.ll128Bytes = 0;
+  }
   links_.text = fmt::format("gpu {} ({}), {} blocks x {} KiB staging parts, peers{}", s.device,
                             mine.busId, lanes, partBytes / 1024, perPeer);
   BRAID_LOG(kInfo, kInit, "nvlink: {}{}", links_.text,
