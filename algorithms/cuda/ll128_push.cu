@@ -2,7 +2,7 @@
 // polls the data itself, with no fence, separate flag or acknowledgement, but the flag rides in
 // 128-byte lines of 120 payload bytes, so the wire carries 1/15 more than the payload instead of
 // twice it. On 2x H200 it beats LL from 16 KiB and the staged pushes up to 2 MiB blocks
-// (src/cuda/device_comm.cc has the numbers).
+// (src/cuda/kernel_choice.cc has the numbers).
 //
 // The LL128 region has its own operation counter and parity slots, so LL and LL128 operations
 // never read each other's stale lines (an LL unit's flag words lie where an LL128 line has
@@ -58,12 +58,10 @@ __device__ __forceinline__ uint2 ll128FlagWord(uint64_t flag) {
 __device__ inline bool ll128Wait(const PeerMemory& m, const uint4* piece, bool active,
                                  uint64_t flag, int writer, uint4* got) {
   const bool flagLane = ll128FlagLane();
+  const uint2 want = ll128FlagWord(flag);
   const bool ok = warpWaitUntil(m, writer, [&] {
     const uint4 v = active ? llLoad(piece) : make_uint4(0, 0, 0, 0);  // past the slot's end
-    const bool ready =
-        !active || !flagLane ||
-        (v.z == static_cast<uint32_t>(flag) && v.w == static_cast<uint32_t>(flag >> 32));
-    return __all_sync(kFullWarp, ready);
+    return __all_sync(kFullWarp, !active || !flagLane || (v.z == want.x && v.w == want.y));
   });
   if (ok && active) *got = llLoad(piece);
   return ok;
