@@ -30,53 +30,6 @@ __device__ __forceinline__ Range laneRange(size_t total, int lane, size_t align)
   return Range{begin, total - begin < per ? total - begin : per};
 }
 
-// reduceToAll (primitives.cuh) with more reads in flight, for peers' inputs read over NVLink.
-// Each thread reads kWide vectors of one source at once, source after source in rank order (so
-// the result is the same as reduceToAll's); the part that does not fill whole tiles goes to
-// reduceToAll. On 4x H200 (2026-11-22) it gained ~3% at >= 256 MiB over one load per source at
-// a time: the reads stay near 150 GB/s per GPU either way (design notes, "Reads cap lower").
-template <typename T, typename Op>
-__device__ void reduceToAllWide(T* const* dsts, int ndst, const T* const* srcs, int nsrc,
-                                size_t count, int avgRanks) {
-  using A = typename Acc<T>::type;
-  constexpr int V = 16 / sizeof(T);
-  constexpr int kWide = 8;  // vectors of one source in flight per thread (as measured: fp32, bf16)
-  bool vec = true;
-  for (int s = 0; s < nsrc; ++s) vec = vec && aligned16(srcs[s]);
-  for (int d = 0; d < ndst; ++d) vec = vec && aligned16(dsts[d]);
-  size_t done = 0;
-  if (vec) {
-    const size_t tile = static_cast<size_t>(blockDim.x) * kWide;
-    const size_t tiles = count / V / tile;
-    for (size_t t = 0; t < tiles; ++t) {
-      const size_t first = t * tile + threadIdx.x;
-      A acc[kWide][V];
-      for (int s = 0; s < nsrc; ++s) {
-        const uint4* src = reinterpret_cast<const uint4*>(srcs[s]) + first;
-        uint4 v[kWide];
-#pragma unroll
-        for (int u = 0; u < kWide; ++u) v[u] = __ldcg(src + u * blockDim.x);
-#pragma unroll
-        for (int u = 0; u < kWide; ++u) {
-          accumulate<T, Op>(acc[u], reinterpret_cast<const T*>(&v[u]), s == 0);
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kWide; ++u) {
-        const uint4 out = packed<uint4, T>(acc[u], avgRanks);
-        for (int d = 0; d < ndst; ++d)
-          reinterpret_cast<uint4*>(dsts[d])[first + u * blockDim.x] = out;
-      }
-    }
-    done = tiles * tile * V;
-  }
-  const T* restSrcs[kMaxRanks];
-  T* restDsts[kMaxRanks];
-  for (int s = 0; s < nsrc; ++s) restSrcs[s] = srcs[s] + done;
-  for (int d = 0; d < ndst; ++d) restDsts[d] = dsts[d] + done;
-  reduceToAll<T, Op>(restDsts, ndst, restSrcs, nsrc, count - done, avgRanks);
-}
-
 template <typename T, typename Op>
 __global__ void __launch_bounds__(kThreads)
     directAllReduceKernel(PeerMemory m, DirectArgs a, int avgRanks) {
@@ -95,7 +48,7 @@ __global__ void __launch_bounds__(kThreads)
     srcs[w] = static_cast<const T*>(a.input[w]) + first + r.begin;
     dsts[w] = static_cast<T*>(a.output[w]) + first + r.begin;
   }
-  reduceToAllWide<T, Op>(dsts, n, srcs, n, r.n, avgRanks);
+  reduceToAll<T, Op>(dsts, n, srcs, n, r.n, avgRanks);
   if (!meet(m, lane, kMeetEnd, word)) return;
   finishCollective(m);
 }
@@ -113,7 +66,7 @@ __global__ void __launch_bounds__(kThreads)
     srcs[w] = static_cast<const T*>(a.input[w]) + me * a.count + r.begin;
   }
   T* dst = static_cast<T*>(a.output[me]) + r.begin;
-  reduceToAllWide<T, Op>(&dst, 1, srcs, n, r.n, avgRanks);
+  reduceToAll<T, Op>(&dst, 1, srcs, n, r.n, avgRanks);
   if (!meet(m, lane, kMeetEnd, word)) return;
   finishCollective(m);
 }

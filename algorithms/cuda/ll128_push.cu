@@ -52,19 +52,19 @@ __device__ __forceinline__ uint2 ll128FlagWord(uint64_t flag) {
   return make_uint2(static_cast<uint32_t>(flag), static_cast<uint32_t>(flag >> 32));
 }
 
-// The whole warp waits until every active lane's line carries flag, then reads its piece again
-// (a load that raced the line's arrival may hold older bytes beside the new flag). Warp-uniform
-// result: false on failure.
+// The whole warp waits until every active lane's line carries flag; *got = this lane's piece
+// of the load that saw it. The eight pieces of a line are read by one warp instruction, like
+// the store that wrote them, and a 128-byte line arrives whole (above), so a load that sees a
+// line's flag sees its payload too: NCCL's LL128 reads lines the same way. Warp-uniform result:
+// false on failure.
 __device__ inline bool ll128Wait(const PeerMemory& m, const uint4* piece, bool active,
                                  uint64_t flag, int writer, uint4* got) {
   const bool flagLane = ll128FlagLane();
   const uint2 want = ll128FlagWord(flag);
-  const bool ok = warpWaitUntil(m, writer, [&] {
-    const uint4 v = active ? llLoad(piece) : make_uint4(0, 0, 0, 0);  // past the slot's end
-    return __all_sync(kFullWarp, !active || !flagLane || (v.z == want.x && v.w == want.y));
+  return warpWaitUntil(m, writer, [&] {
+    *got = active ? llLoad(piece) : make_uint4(0, 0, 0, 0);  // past the slot's end
+    return __all_sync(kFullWarp, !active || !flagLane || (got->z == want.x && got->w == want.y));
   });
-  if (ok && active) *got = llLoad(piece);
-  return ok;
 }
 
 struct Op {
@@ -111,7 +111,7 @@ __device__ __forceinline__ void storePiece(uint8_t* dst, size_t line, size_t byt
 // peer's slot; every rank reduces all blocks for it in rank order. allReduce (stride 0) and
 // reduceScatter (stride = block bytes).
 template <typename T, typename Operator>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kLl128Threads)
     ll128ReduceKernel(PeerMemory m, LlArgs a, int avgRanks) {
   const Op op = ll128Operation(m);
   const int me = m.rank, n = m.size;
@@ -130,6 +130,10 @@ __global__ void __launch_bounds__(kThreads)
   for (size_t line = steps.first; steps.more(line); line += steps.stride) {
     const bool active = line < steps.lines;
     uint2 lo[kMaxRanks], hi[kMaxRanks];
+    // This rank's own piece first: its load overlaps the waits.
+    const Piece own = loadPiece(in + me * a.inputStride, line, a.bytes, 0);
+    lo[me] = own.lo;
+    hi[me] = own.hi;
     bool ok = true;
     for (int w = 0; w < n && ok; ++w) {
       if (w == me) continue;
@@ -139,9 +143,6 @@ __global__ void __launch_bounds__(kThreads)
       hi[w] = make_uint2(v.z, v.w);
     }
     if (!ok) break;
-    const Piece own = loadPiece(in + me * a.inputStride, line, a.bytes, 0);
-    lo[me] = own.lo;
-    hi[me] = own.hi;
     if (active) {
       storePiece(static_cast<uint8_t*>(a.output), line, a.bytes,
                  reduceUnits<T, Operator>(lo, n, avgRanks),
@@ -152,7 +153,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // allGather: every rank pushes its block to every peer; block s lands at output + s * stride.
-__global__ void __launch_bounds__(kThreads) ll128AllGatherKernel(PeerMemory m, LlArgs a) {
+__global__ void __launch_bounds__(kLl128Threads) ll128AllGatherKernel(PeerMemory m, LlArgs a) {
   const Op op = ll128Operation(m);
   const int me = m.rank, n = m.size;
   auto* out = static_cast<uint8_t*>(a.output);

@@ -36,7 +36,10 @@ inline constexpr int kMaxRanks = 8;    // ranks of one kernel-path communicator 
 inline constexpr int kMaxLanes = 128;  // thread blocks per collective (BRAID_GPU_BLOCKS)
 inline constexpr int kHalves = 3;      // collective halves 0, 1; point-to-point 2
 inline constexpr int kP2pHalf = 2;
-inline constexpr int kThreads = 512;  // per block, every kernel
+inline constexpr int kThreads = 512;  // per block, every kernel but LL128's
+// LL128 blocks: each warp waits on its own lines, so more warps per block keep more lines in
+// flight on the same multiprocessors (its kernels use ~50 registers, within 1024 threads' 64).
+inline constexpr int kLl128Threads = 1024;
 
 // Device-side counters of one communicator (local memory, not shared with peers). Kernels read
 // their sequence numbers here and advance them at the end of each launch, so a captured CUDA

@@ -22,30 +22,33 @@ int blocksFor(size_t bytes, int lanes) {
 }
 
 // Arguments of a low-latency kernel for d's buffers and blocks of `bytes`, for `work` threads
-// (each carries one piece per round): enough blocks for one piece per thread, at most the
-// configured lanes; one block of whole warps for tiny messages.
-cuda::LlArgs llArgsFor(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes, size_t work) {
+// (each carries one piece per round) in blocks of at most maxThreads: enough blocks for one
+// piece per thread, at most the configured lanes; one block of whole warps for tiny messages.
+cuda::LlArgs llArgsFor(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes, size_t work,
+                       int maxThreads) {
   cuda::LlArgs a;
   a.input = d.send;
   a.output = d.recv;
   a.bytes = bytes;
-  const size_t want = (work + cuda::kThreads - 1) / cuda::kThreads;
+  const size_t want = (work + maxThreads - 1) / maxThreads;
   a.blocks = static_cast<int>(std::max<size_t>(1, std::min<size_t>(want, m.lanes)));
-  a.threads = static_cast<int>(
-      std::min<size_t>(cuda::kThreads, std::max<size_t>(32, (work + 31) / 32 * 32)));
+  a.threads =
+      static_cast<int>(std::min<size_t>(maxThreads, std::max<size_t>(32, (work + 31) / 32 * 32)));
   return a;
 }
 // LL: a thread per 8-byte unit.
 cuda::LlArgs llArgs(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes) {
-  return llArgsFor(m, d, bytes, (bytes + 7) / 8);
+  return llArgsFor(m, d, bytes, (bytes + 7) / 8, cuda::kThreads);
 }
 // LL128: eight threads per 128-byte line.
 cuda::LlArgs ll128Args(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes) {
-  return llArgsFor(m, d, bytes, cuda::ll128Lines(bytes) * 8);
+  return llArgsFor(m, d, bytes, cuda::ll128Lines(bytes) * 8, cuda::kLl128Threads);
 }
 
 // On 2 GPUs the LL protocol carries blocks up to kTwoGpuLlBytes, LL128 from there up to
-// kTwoGpuLl128Bytes (the default of BRAID_GPU_LL128_BYTES), the staged pushes above. 2x H200
+// kTwoGpuLl128Bytes (the default of BRAID_GPU_LL128_BYTES), the staged pushes above. Session 10
+// (LL128 in 1024-thread blocks, one load per line, staged hand-overs without a fence): allReduce
+// 4 MiB LL128 26.0 against staged 26.1 us, so the limit stays. 2x H200
 // (2026-11-22, session 9, scripts/gpu-sweep), 64 blocks, LL / LL128 / staged in us:
 // allReduce 8 KiB 7.6 / 7.6, 64 KiB 8.6 / 7.8, 1 MiB 15.3 / 13.2 / 17.3, 2 MiB - / 18.4 / 21.0,
 // 4 MiB - / 30.0 / 27.5; reduceScatter of 512 KiB blocks 14.0 / 11.1, 2 MiB 18.7 / 20.4,
@@ -91,10 +94,11 @@ const char* toString(GpuAllReduce a) {
   return "allReduce";
 }
 
-// On 2 GPUs the staged one-shot up to this size (two-shot moves as many bytes, in two hops). At
-// 4 MiB on 2x H200 (2026-11-22, five machines) it took 34 us on every machine, the two-shot 32
-// on three and 43 on two, NCCL 36; at 8 MiB the two-shot was as fast or faster.
-constexpr size_t kTwoGpuOneShotBytes = size_t{4} << 20;
+// On 2 GPUs the staged one-shot up to this size (two-shot moves as many bytes, in two hops). On
+// 2x H200 (session 10, with the wider reduction and no fence before flags): 8 MiB one-shot 39.4
+// against two-shot 42.7 us, 16 MiB 68.5 against 66.5, NCCL 51 and 81. (Session 8, before
+// those changes, had the two-shot as fast or faster at 8 MiB.)
+constexpr size_t kTwoGpuOneShotBytes = size_t{8} << 20;
 
 // By BRAID_GPU_ALGO, else by size: one-shot up to BRAID_GPU_ONESHOT_BYTES (on 2 GPUs wherever
 // the LL or LL128 one-shot fits, and staged up to kTwoGpuOneShotBytes), then two-shot; each
