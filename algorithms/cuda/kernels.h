@@ -71,7 +71,7 @@ struct LlArgs {
   size_t outputStride = 0;  // llAllGather: rank s's block at output + s * outputStride
   size_t bytes = 0;
   int blocks = 1;
-  int threads = kThreads;  // per block: fewer for tiny messages (one 8-byte unit per thread)
+  int threads = kThreads;  // per block (LL128: up to kLl128Threads); fewer for tiny messages
 };
 // allReduce (inputStride 0) and reduceScatter (inputStride = bytes), one hop.
 cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,

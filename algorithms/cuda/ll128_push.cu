@@ -24,10 +24,10 @@ namespace {
 
 // A line is 128 bytes: 120 payload bytes and an 8-byte flag. Eight consecutive lanes of a warp
 // store one line in one instruction, 16 bytes each; the eighth (the flag lane) carries 8 payload
-// bytes and the flag. NVLink delivers such a line as one write, so a reader that sees the flag
-// sees the whole line on its next load. This is the assumption NCCL's LL128 protocol makes on
-// NVLink; BRAID_GPU_LL128_BYTES=0 turns the protocol off. Which payload units a piece carries:
-// ll128FirstUnit and ll128UnitsOf (peer_memory.h).
+// bytes and the flag. NVLink delivers such a line as one write, and eight lanes of a warp load
+// it in one instruction, so a load that sees the flag sees the whole line. These are the
+// assumptions NCCL's LL128 protocol makes on NVLink; BRAID_GPU_LL128_BYTES=0 turns it off. Which
+// payload units a piece carries: ll128FirstUnit and ll128UnitsOf (peer_memory.h).
 
 __device__ __forceinline__ int ll128PieceOfLane() { return threadIdx.x & 7; }
 __device__ __forceinline__ bool ll128FlagLane() { return ll128PieceOfLane() == kLl128FlagPiece; }
@@ -53,10 +53,8 @@ __device__ __forceinline__ uint2 ll128FlagWord(uint64_t flag) {
 }
 
 // The whole warp waits until every active lane's line carries flag; *got = this lane's piece
-// of the load that saw it. The eight pieces of a line are read by one warp instruction, like
-// the store that wrote them, and a 128-byte line arrives whole (above), so a load that sees a
-// line's flag sees its payload too: NCCL's LL128 reads lines the same way. Warp-uniform result:
-// false on failure.
+// of the load that saw it (above: a load that sees a line's flag sees its payload too; NCCL's
+// LL128 reads lines the same way). Warp-uniform result: false on failure.
 __device__ inline bool ll128Wait(const PeerMemory& m, const uint4* piece, bool active,
                                  uint64_t flag, int writer, uint4* got) {
   const bool flagLane = ll128FlagLane();

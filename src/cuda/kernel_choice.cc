@@ -115,8 +115,12 @@ Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, const Params&
   if (forced == "oneshot-ll128") {
     return bytes <= m.ll128Bytes ? GpuAllReduce::kLl128OneShot : GpuAllReduce::kOneShot;
   }
+  // The staged one-shot wins on 2 GPUs only in one round of the staging (a smaller
+  // BRAID_GPU_BUFFER_BYTES cuts it into rounds: 8 MiB took 59 us in 16 MiB of staging against 41).
+  const bool oneRound = bytes <= m.partBytes * static_cast<size_t>(blocksFor(bytes, m.lanes));
   bool oneShot = bytes <= static_cast<size_t>(p.gpuOneShotBytes) ||
-                 (m.size == 2 && (protocol != Protocol::kStaged || bytes <= kTwoGpuOneShotBytes));
+                 (m.size == 2 &&
+                  (protocol != Protocol::kStaged || (bytes <= kTwoGpuOneShotBytes && oneRound)));
   if (forced == "oneshot") {
     oneShot = true;
   } else if (forced == "twoshot") {
