@@ -5,9 +5,10 @@
 //
 // Synchronisation pattern: the threads of a block store data, __syncthreads(), then one thread
 // releases a flag in the reader's memory (st.release.sys); the reader's thread 0 acquires the
-// flag, __syncthreads(), and the block reads. No separate fence: in the PTX memory model a
-// release is cumulative, and the barrier puts every thread's stores before it in causality
-// order, so a reader that acquires the flag sees them all. (A fence.sc.sys before each flag
+// flag, __syncthreads(), and the block reads. No separate fence: in the PTX memory model the
+// barrier puts every thread's stores before the release in causality order, and the reader's
+// acquire of the flag extends that order to its loads, so it sees them all (NCCL publishes the
+// same way). (A fence.sc.sys before each flag
 // cost ~1.2 us per hand-over on 2x H200, session 10.) Data a peer pushed is read with
 // L1-bypassing loads (the L1 is not coherent with stores arriving over NVLink).
 #pragma once

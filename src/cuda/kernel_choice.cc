@@ -46,10 +46,10 @@ cuda::LlArgs ll128Args(const cuda::PeerMemory& m, const OpDesc& d, size_t bytes)
 }
 
 // On 2 GPUs the LL protocol carries blocks up to kTwoGpuLlBytes, LL128 from there up to
-// kTwoGpuLl128Bytes (the default of BRAID_GPU_LL128_BYTES), the staged pushes above. Session 10
-// (LL128 in 1024-thread blocks, one load per line, staged hand-overs without a fence): allReduce
-// 4 MiB LL128 26.0 against staged 26.1 us, so the limit stays. 2x H200
-// (2026-11-22, session 9, scripts/gpu-sweep), 64 blocks, LL / LL128 / staged in us:
+// kTwoGpuLl128Bytes (the default of BRAID_GPU_LL128_BYTES), the staged pushes above. 2x H200,
+// session 10 (LL128 in 1024-thread blocks, one load per line; staged hand-overs without a
+// fence): allReduce 4 MiB LL128 26.0 against staged 26.1 us, so the limit stays. Session 9
+// (2026-11-22, scripts/gpu-sweep), 64 blocks, LL / LL128 / staged in us:
 // allReduce 8 KiB 7.6 / 7.6, 64 KiB 8.6 / 7.8, 1 MiB 15.3 / 13.2 / 17.3, 2 MiB - / 18.4 / 21.0,
 // 4 MiB - / 30.0 / 27.5; reduceScatter of 512 KiB blocks 14.0 / 11.1, 2 MiB 18.7 / 20.4,
 // 4 MiB 30.9 / 27.2; allGather of 2 MiB blocks 16.5 / 19.7, 4 MiB 26.7 / 26.2. Without LL128
