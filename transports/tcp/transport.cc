@@ -2,6 +2,7 @@
 // loop behind progress()/block()/wakeup(), the sending state machine (writev batching of
 // headers and payload, streaming of payload that another receive is still filling) and the
 // error frames of notifyError(). The receiving half is in receive.cc, setup in setup.cc.
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <thread>
@@ -152,14 +154,25 @@ Status TcpTransport::connectionLost(const Socket& s) {
   int r = s.peer->peer();
   // A rank that fails sends its reason on socket 0 and then closes every socket; when another
   // socket's end is seen first, read what socket 0 still holds so the reason wins over "lost".
+  // Sockets are not ordered with each other, so the reason may still be on its way: read each
+  // other socket up to its end, for kReasonWait at most (a dead peer's sockets end at once).
+  constexpr auto kReasonWait = std::chrono::milliseconds(200);
   if (failed_.isOk() && !drainingForReason_) {
     drainingForReason_ = true;
+    const auto until = std::chrono::steady_clock::now() + kReasonWait;
     for (auto& other : s.peer->sockets) {
-      if (other.get() == &s || other->eof) continue;
-      other->readable = true;
-      bool progressed = false;
-      Status ignored = serviceRx(*other, &progressed);
-      (void)ignored;
+      if (other.get() == &s) continue;
+      while (!other->eof && failed_.isOk()) {
+        other->readable = true;
+        bool progressed = false;
+        Status ignored = serviceRx(*other, &progressed);
+        (void)ignored;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        if (other->eof || !failed_.isOk() || left.count() <= 0) break;
+        pollfd p{other->fd.get(), POLLIN | POLLRDHUP, 0};
+        (void)poll(&p, 1, static_cast<int>(left.count()));
+      }
       if (!failed_.isOk()) break;
     }
     drainingForReason_ = false;
