@@ -39,7 +39,7 @@ class CpuDevice final : public Device {
 std::unique_ptr<Device> makeCpuDevice() { return std::make_unique<CpuDevice>(); }
 
 #if !BRAID_BENCH_CUDA
-Result<std::unique_ptr<Device>> makeCudaDevice(size_t) {
+Result<std::unique_ptr<Device>> makeCudaDevice(size_t, bool) {
   return unsupported("this braid-bench was built without CUDA (install the CUDA toolkit, rebuild)");
 }
 #endif

@@ -40,8 +40,9 @@ class Device {
 std::unique_ptr<Device> makeCpuDevice();
 // The GPU of this process: the only visible one, or the one numbered by the launcher's local
 // rank (LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID). Send and receive buffers of
-// capacityBytes each are allocated up front. Fails with a one-line reason without a GPU or
-// without CUDA in the build.
-Result<std::unique_ptr<Device>> makeCudaDevice(size_t capacityBytes);
+// capacityBytes each are allocated up front. Timed calls run between two CUDA events (every
+// call's time is the mean), or with perCallTiming an event after each call too. Fails with a
+// one-line reason without a GPU or without CUDA in the build.
+Result<std::unique_ptr<Device>> makeCudaDevice(size_t capacityBytes, bool perCallTiming);
 
 }  // namespace braid::bench

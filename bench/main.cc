@@ -116,6 +116,10 @@ int main(int argc, char** argv) {
   app.add_option("--min-bw", o.minBusBw,
                  "exit 1 if the mean busbw (GB/s) of braid's rows is lower");
   app.add_option("--json", o.jsonPath, "also write every row, the machine and the build to FILE");
+  app.add_flag("--per-call-timing", o.perCallTiming,
+               "--device cuda: record a CUDA event after every timed call and report the median "
+               "call (each event costs the GPU a few us per call); default: events only before "
+               "the first and after the last call, time = the mean, as nccl-tests");
   bool noProgress = false;
   app.add_flag("--no-progress", noProgress, "no progress lines on stderr during long sweeps");
   try {
@@ -202,7 +206,8 @@ int main(int argc, char** argv) {
   // The GPU is chosen before braid starts, so that braid finds it current.
   std::unique_ptr<Device> device = makeCpuDevice();
   if (onGpu) {
-    auto gpu = makeCudaDevice(o.maxBytes);
+    auto gpu = makeCudaDevice(o.maxBytes, o.perCallTiming);
+    o.loopTiming = !o.perCallTiming;
     if (!gpu.isOk()) return fail("--device cuda: " + gpu.status().message());
     device = std::move(*gpu);
   }

@@ -91,10 +91,12 @@ void Report::printHeader() const {
   std::string transport = series_.empty() ? "" : series_[0].backend->transport();
   std::printf("# braid-bench: %d ranks, braid %s, device %s, transport %s, series: %s\n",
               comm_.size(), versionString(), o_.device.c_str(), transport.c_str(), labels.c_str());
-  std::printf(
-      "# %d timed iterations (time = median over iterations of the slowest rank; avg = "
-      "back-to-back mean), %d warm-ups, %d checked",
-      o_.iterations, o_.warmups, o_.checkIterations);
+  std::printf("# %d timed iterations (%s), %d warm-ups, %d checked", o_.iterations,
+              o_.loopTiming ? "time = avg = back-to-back mean between two CUDA events, the "
+                              "slowest rank's"
+                            : "time = median over iterations of the slowest rank; avg = "
+                              "back-to-back mean",
+              o_.warmups, o_.checkIterations);
   if (o_.iterBytes > 0) {
     std::printf("; fewer where iterations x size > %zu B (at least 3)", o_.iterBytes);
   }
@@ -221,6 +223,7 @@ Status Report::writeJson(const std::string& path, const std::vector<Row>& all) c
   out << "  \"options\": {\"minbytes\": " << o_.minBytes << ", \"maxbytes\": " << o_.maxBytes
       << ", \"iters\": " << o_.iterations << ", \"warmups\": " << o_.warmups
       << ", \"check_iters\": " << o_.checkIterations << ", \"iter_bytes\": " << o_.iterBytes
+      << ", \"timing\": \"" << (o_.loopTiming ? "loop" : "per-call") << "\""
       << ", \"backends\": [" << backends << "], \"algos\": [" << algos << "]},\n";
   out << "  \"rows\": [\n";
   bool firstRow = true;

@@ -31,6 +31,10 @@ struct Options {
   std::string command;         // the command line, for the JSON
   std::string device = "cpu";  // where the buffers live, e.g. "cuda:0 (NVIDIA H200)"
   bool progress = true;
+  // --per-call-timing: on a GPU, an event after every timed call (time = the median call);
+  // otherwise only around them all (time = avg = the mean, as nccl-tests).
+  bool perCallTiming = false;
+  bool loopTiming = false;  // set where the device times the loop only (a GPU without the flag)
 };
 
 struct Series {

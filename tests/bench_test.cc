@@ -246,6 +246,7 @@ assert isinstance(d["environment"], dict), d["environment"]
 o = d["options"]
 assert o["minbytes"] == 8 and o["maxbytes"] == 4096 and o["iters"] == 2, o
 assert o["warmups"] == 1 and o["check_iters"] == 1 and o["backends"] == ["braid"], o
+assert o["timing"] == "per-call", o  # host buffers: every call timed by the clock
 rows = d["rows"]
 assert len(rows) == 4 * 2 * 2 * 2, len(rows)  # sizes x dtypes x ops x placements
 keys = {"backend", "algo", "chosen_algo", "transport", "collective", "bytes", "count", "dtype",
