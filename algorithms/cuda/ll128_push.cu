@@ -2,7 +2,7 @@
 // polls the data itself, with no fence, separate flag or acknowledgement, but the flag rides in
 // 128-byte lines of 120 payload bytes, so the wire carries 1/15 more than the payload instead of
 // twice it. On 2x H200 it beats LL from 16 KiB and the staged pushes up to 2 MiB blocks
-// (src/cuda/kernel_choice.cc has the numbers).
+// (src/cuda/kernel_plan.cc has the numbers).
 //
 // The LL128 region has its own operation counter and parity slots, so LL and LL128 operations
 // never read each other's stale lines (an LL unit's flag words lie where an LL128 line has

@@ -1,7 +1,8 @@
 // Which GPU kernel runs a collective, with what arguments: the direct kernels where the buffers
 // lie in registered windows, else through the staging buffers by kind and size (LL, LL128,
-// staged one-shot or two-shot, chain or scatter + allGather broadcast). Pure choice and argument
-// filling apart from the one launch; device_comm.cc owns ordering, errors and the watchdog.
+// staged one-shot or two-shot, chain or scatter + allGather broadcast). The choice itself is
+// kernel_plan.h (pure, tested on the CPU); this fills the arguments and launches;
+// device_comm.cc owns ordering, errors and the watchdog.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cuda/kernel_plan.h"
 #include "nvlink/transport.h"
 #include "op_desc.h"
 #include "params.h"
@@ -20,9 +22,5 @@ namespace braid::gpu {
 // algorithm; the launch's own error is the cudaError_t.
 Result<cudaError_t> launchCollective(const nvlink::PeerMap& map, const Params& p, const OpDesc& d,
                                      cudaStream_t s, const char** what);
-
-// The LL128 slot size for a communicator of `ranks` from BRAID_GPU_LL128_BYTES (-1: the default
-// for that many ranks).
-size_t ll128BytesFor(int64_t setting, int ranks);
 
 }  // namespace braid::gpu
