@@ -399,11 +399,13 @@ __device__ __forceinline__ int peerAfter(int me, int k, int n) {
 // receiver's staging part is free, copy `bytes` of this rank's block for each receiver into it
 // (block p at src + p * stride; stride 0: the same bytes for all, read once, and also written
 // to alsoTo when given: the sender's own output in the same pass), then raise the receivers'
-// ready flags. False, for the whole block, when a wait gave up.
+// ready flags. False, for the whole block, when a wait gave up. kRanks: the ranks when the
+// kernel knows them at compile time (0: m.size), so that its loops unroll.
+template <int kRanks = 0>
 __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int half, int lane,
                                  int part, uint64_t tag, const uint8_t* src, size_t stride,
                                  size_t bytes, uint8_t* alsoTo = nullptr) {
-  const int me = m.rank, n = m.size;
+  const int me = m.rank, n = kRanks > 0 ? kRanks : m.size;
   auto isReceiver = [&](int p) { return p != me && ((receivers >> p) & 1u); };
   bool ok = true;
   if (threadIdx.x == 0) {
@@ -412,7 +414,14 @@ __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int ha
     }
   }
   if (!blockAgree(ok)) return false;
-  if (stride == 0) {
+  if (kRanks == 2 && alsoTo == nullptr) {
+    // One peer: its region is the only destination (a constant count, no array).
+    const int peer = 1 - me;
+    if (isReceiver(peer)) {
+      copyBytes(region(m, peer, half, me, lane, part), src + (stride == 0 ? 0 : peer * stride),
+                bytes);
+    }
+  } else if (stride == 0) {
     uint8_t* dsts[kMaxRanks + 1];
     int nd = 0;
     for (int p = 0; p < n; ++p) {

@@ -11,10 +11,14 @@
 namespace braid::cuda {
 namespace {
 
-template <typename T, typename Op>
+// kRanks: the number of ranks when known at compile time (2), else 0 (m.size). Knowing it lets
+// the loops over ranks unroll and the source and destination lists live in registers (no stack
+// frame): on 2x H200 the staged one-shot allReduce took 1.1-1.5 us less from 256 KiB to 8 MiB
+// (256 KiB 10.5 -> 9.1 us, 4 MiB 22.7 -> 21.5; session 11).
+template <typename T, typename Op, int kRanks>
 __global__ void __launch_bounds__(kThreads)
     pushReduceKernel(PeerMemory m, PushReduceArgs a, int avgRanks) {
-  const int lane = blockIdx.x, me = m.rank, n = m.size;
+  const int lane = blockIdx.x, me = m.rank, n = kRanks > 0 ? kRanks : m.size;
   const uint64_t seq = collectiveSeq(m);
   const int half = static_cast<int>(seq & 1);
   const size_t chunk = stagedChunk(m, a.count, sizeof(T));
@@ -30,9 +34,9 @@ __global__ void __launch_bounds__(kThreads)
     const uint64_t tag = tagOf(seq, round);
     const size_t bytes = sh.n * sizeof(T);
 
-    if (!pushRound(m, a.receivers, half, lane, part, tag,
-                   static_cast<const uint8_t*>(a.input) + sh.begin * sizeof(T), a.inputStride,
-                   bytes)) {
+    if (!pushRound<kRanks>(m, a.receivers, half, lane, part, tag,
+                           static_cast<const uint8_t*>(a.input) + sh.begin * sizeof(T),
+                           a.inputStride, bytes)) {
       return;
     }
     bool ok = true;
@@ -65,8 +69,11 @@ cudaError_t pushReduce(const PeerMemory& m, const PushReduceArgs& a, DataType dt
                        cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    return launch(pushReduceKernel<decltype(t), decltype(o)>, a.blocks, kThreads, stream, m, a,
-                  avg);
+    using T = decltype(t);
+    using O = decltype(o);
+    if (m.size == 2)
+      return launch(pushReduceKernel<T, O, 2>, a.blocks, kThreads, stream, m, a, avg);
+    return launch(pushReduceKernel<T, O, 0>, a.blocks, kThreads, stream, m, a, avg);
   });
 }
 

@@ -18,10 +18,11 @@ namespace {
 
 constexpr int kScatterPart = 0, kGatherPart = 1;
 
-template <typename T, typename Op>
+// kRanks: the ranks when known at compile time (2; see push_reduce.cu), else 0 (m.size).
+template <typename T, typename Op, int kRanks>
 __global__ void __launch_bounds__(kThreads)
     twoShotKernel(PeerMemory m, TwoShotArgs a, int avgRanks) {
-  const int lane = blockIdx.x, me = m.rank, n = m.size;
+  const int lane = blockIdx.x, me = m.rank, n = kRanks > 0 ? kRanks : m.size;
   const uint64_t seq = collectiveSeq(m);
   const int half = static_cast<int>(seq & 1);
   constexpr size_t V = 16 / sizeof(T);
@@ -118,7 +119,10 @@ cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType
                              cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    return launch(twoShotKernel<decltype(t), decltype(o)>, a.blocks, kThreads, stream, m, a, avg);
+    using T = decltype(t);
+    using O = decltype(o);
+    if (m.size == 2) return launch(twoShotKernel<T, O, 2>, a.blocks, kThreads, stream, m, a, avg);
+    return launch(twoShotKernel<T, O, 0>, a.blocks, kThreads, stream, m, a, avg);
   });
 }
 
