@@ -188,6 +188,11 @@ int main(int argc, char** argv) {
   }
   if (wantMpi && onGpu) return fail("--backend mpi runs on host buffers: use --device cpu");
   if (wantNccl && !onGpu) return fail("--backend nccl runs on GPU buffers: add --device cuda");
+  if (o.perCallTiming && !onGpu) {
+    return fail(
+        "--per-call-timing times GPU calls (CPU calls are always timed one by one): add "
+        "--device cuda");
+  }
 #if BRAID_BENCH_MPI
   if (wantMpi) MPI_Init(&argc, &argv);
 #else

@@ -409,6 +409,17 @@ TEST(BraidBench, DeviceCudaWithoutGpuFailsInOneLine) {
   EXPECT_TRUE(has(launched.output, "braid-bench: --device cuda: ")) << launched.output;
 }
 
+TEST(BraidBench, PerCallTimingWithoutDeviceCudaExitsTwo) {
+  requireBench();
+  // Host calls are always timed one by one; the flag is about GPU events, so it is refused.
+  Ran r = runShell(kBench + " allreduce --per-call-timing");
+  EXPECT_EQ(r.exitCode, 2) << r.output;
+  auto out = lines(r.output);
+  ASSERT_EQ(out.size(), 1u) << r.output;
+  EXPECT_EQ(out[0].rfind("braid-bench: --per-call-timing times GPU calls", 0), 0u) << out[0];
+  EXPECT_TRUE(has(out[0], "add --device cuda")) << out[0];
+}
+
 TEST(BraidBench, NcclRefusesNvlinkMulticast) {
   requireBench();
   Ran probe = runShell(kBench + " --backend nosuch");
