@@ -414,14 +414,9 @@ __device__ inline bool pushRound(const PeerMemory& m, uint32_t receivers, int ha
     }
   }
   if (!blockAgree(ok)) return false;
-  if (kRanks == 2 && alsoTo == nullptr) {
-    // One peer: its region is the only destination (a constant count, no array).
-    const int peer = 1 - me;
-    if (isReceiver(peer)) {
-      copyBytes(region(m, peer, half, me, lane, part), src + (stride == 0 ? 0 : peer * stride),
-                bytes);
-    }
-  } else if (stride == 0) {
+  // One read of src for all destinations where they share it (stride 0), except with one peer
+  // and nothing else to write (kRanks 2): the loop below then copies once, with no list.
+  if (stride == 0 && (kRanks != 2 || alsoTo != nullptr)) {
     uint8_t* dsts[kMaxRanks + 1];
     int nd = 0;
     for (int p = 0; p < n; ++p) {

@@ -29,6 +29,16 @@ cuda::LlArgs llArgs(const KernelPlan& plan, const OpDesc& d, size_t bytes) {
   return a;
 }
 
+// The two-shot allReduce's arguments (staged; the registered variant adds the outputs).
+cuda::TwoShotArgs twoShotArgs(const KernelPlan& plan, const OpDesc& d) {
+  cuda::TwoShotArgs a;
+  a.input = d.send;
+  a.output = d.recv;
+  a.count = d.count;
+  a.blocks = plan.blocks;
+  return a;
+}
+
 // Staged reduction into the receivers: one-shot allReduce (everyone, one block), reduceScatter
 // (everyone, a block each) and reduce (the root).
 cudaError_t pushReduce(const cuda::PeerMemory& m, const KernelPlan& plan, const OpDesc& d,
@@ -123,14 +133,8 @@ cudaError_t launchStaged(const cuda::PeerMemory& m, const KernelPlan& plan, cons
       return cuda::llTwoShotAllReduce(m, llArgs(plan, d, bytes), d.dtype, d.op, s);
     case Kernel::kPushReduce:
       return pushReduce(m, plan, d, bytes, s);
-    case Kernel::kTwoShot: {
-      cuda::TwoShotArgs a;
-      a.input = d.send;
-      a.output = d.recv;
-      a.count = d.count;
-      a.blocks = plan.blocks;
-      return cuda::twoShotAllReduce(m, a, d.dtype, d.op, s);
-    }
+    case Kernel::kTwoShot:
+      return cuda::twoShotAllReduce(m, twoShotArgs(plan, d), d.dtype, d.op, s);
     case Kernel::kLlAllGather:
       return cuda::llAllGather(m, llArgs(plan, d, bytes), s);
     case Kernel::kLl128AllGather:
@@ -191,11 +195,7 @@ cudaError_t launchDirect(const cuda::PeerMemory& m, const KernelPlan& plan, cons
     case Kernel::kDirectAllReduce:
       return cuda::directAllReduce(m, a, d.dtype, d.op, s);
     case Kernel::kTwoShotRegistered: {
-      cuda::TwoShotArgs t;
-      t.input = d.send;
-      t.output = d.recv;
-      t.count = d.count;
-      t.blocks = plan.blocks;
+      cuda::TwoShotArgs t = twoShotArgs(plan, d);
       for (int r = 0; r < m.size; ++r) t.outputs[r] = a.output[r];
       t.check = a.check;
       return cuda::twoShotAllReduce(m, t, d.dtype, d.op, s);

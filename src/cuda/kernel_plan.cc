@@ -48,21 +48,23 @@ Protocol protocolFor(const cuda::PeerMemory& m, size_t bytes) {
   return bytes <= m.ll128Bytes ? Protocol::kLl128 : Protocol::kStaged;
 }
 
-enum class GpuAllReduce { kLlOneShot, kLl128OneShot, kLlTwoShot, kOneShot, kTwoShot };
-const char* toString(GpuAllReduce a) {
-  switch (a) {
-    case GpuAllReduce::kLlOneShot:
-      return "low-latency one-shot allReduce";
-    case GpuAllReduce::kLl128OneShot:
-      return "LL128 one-shot allReduce";
-    case GpuAllReduce::kLlTwoShot:
-      return "low-latency two-shot allReduce";
-    case GpuAllReduce::kOneShot:
-      return "one-shot allReduce";
-    case GpuAllReduce::kTwoShot:
-      return "two-shot allReduce";
-  }
-  return "allReduce";
+// A low-latency kernel's plan: its blocks and threads.
+KernelPlan llPlan(Kernel kernel, const char* what, LlShape shape) {
+  KernelPlan plan;
+  plan.kernel = kernel;
+  plan.what = what;
+  plan.blocks = shape.blocks;
+  plan.threads = shape.threads;
+  return plan;
+}
+// A staged kernel's plan: blocks for `blockBytes` per destination.
+KernelPlan stagedPlan(const cuda::PeerMemory& m, Kernel kernel, const char* what,
+                      size_t blockBytes) {
+  KernelPlan plan;
+  plan.kernel = kernel;
+  plan.what = what;
+  plan.blocks = blocksFor(blockBytes, m.lanes);
+  return plan;
 }
 
 // On 2 GPUs the staged one-shot up to this size (two-shot moves as many bytes, in two hops). On
@@ -76,15 +78,27 @@ constexpr size_t kTwoGpuOneShotBytes = size_t{8} << 20;
 // low-latency up to llLimit, LL128 above it up to m.ll128Bytes. Measured on 2 and 4 H200s
 // (2026-11-22, scripts/gpu-sweep): LL one-shot is fastest to 128 KiB on 4 GPUs, LL two-shot from
 // there to 2 MiB, the staged kernels above; on 2 GPUs see kTwoGpuLlBytes.
-Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, const Params& p, size_t bytes) {
+Result<KernelPlan> planAllReduce(const cuda::PeerMemory& m, const Params& p, size_t bytes) {
+  auto llOneShot = [&] {
+    return llPlan(Kernel::kLlReduce, "low-latency one-shot allReduce", llShape(m, bytes));
+  };
+  auto ll128OneShot = [&] {
+    return llPlan(Kernel::kLl128Reduce, "LL128 one-shot allReduce", ll128Shape(m, bytes));
+  };
+  auto oneShotStaged = [&] {
+    return stagedPlan(m, Kernel::kPushReduce, "one-shot allReduce", bytes);
+  };
+  auto twoShotStaged = [&] {
+    return stagedPlan(m, Kernel::kTwoShot, "two-shot allReduce", bytes / m.size);
+  };
   const std::string& forced = p.gpuAlgo;
   const Protocol protocol = protocolFor(m, bytes);
   const bool llTwo =
       protocol == Protocol::kLl && 2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
-  if (forced == "oneshot-staged") return GpuAllReduce::kOneShot;
-  if (forced == "twoshot-staged") return GpuAllReduce::kTwoShot;
+  if (forced == "oneshot-staged") return oneShotStaged();
+  if (forced == "twoshot-staged") return twoShotStaged();
   if (forced == "oneshot-ll128") {
-    return bytes <= m.ll128Bytes ? GpuAllReduce::kLl128OneShot : GpuAllReduce::kOneShot;
+    return bytes <= m.ll128Bytes ? ll128OneShot() : oneShotStaged();
   }
   // The staged one-shot wins on 2 GPUs only in one round of the staging (a smaller
   // BRAID_GPU_BUFFER_BYTES cuts it into rounds: 8 MiB took 59 us in 16 MiB of staging against 41).
@@ -105,52 +119,15 @@ Result<GpuAllReduce> allReduceAlgorithm(const cuda::PeerMemory& m, const Params&
   if (oneShot) {
     switch (protocol) {
       case Protocol::kLl:
-        return GpuAllReduce::kLlOneShot;
+        return llOneShot();
       case Protocol::kLl128:
-        return GpuAllReduce::kLl128OneShot;
+        return ll128OneShot();
       case Protocol::kStaged:
-        return GpuAllReduce::kOneShot;
+        return oneShotStaged();
     }
   }
-  return llTwo ? GpuAllReduce::kLlTwoShot : GpuAllReduce::kTwoShot;
-}
-
-// A low-latency kernel's plan: its blocks and threads.
-KernelPlan llPlan(Kernel kernel, const char* what, LlShape shape) {
-  KernelPlan plan;
-  plan.kernel = kernel;
-  plan.what = what;
-  plan.blocks = shape.blocks;
-  plan.threads = shape.threads;
-  return plan;
-}
-// A staged kernel's plan: blocks for `blockBytes` per destination.
-KernelPlan stagedPlan(const cuda::PeerMemory& m, Kernel kernel, const char* what,
-                      size_t blockBytes) {
-  KernelPlan plan;
-  plan.kernel = kernel;
-  plan.what = what;
-  plan.blocks = blocksFor(blockBytes, m.lanes);
-  return plan;
-}
-
-Result<KernelPlan> planAllReduce(const cuda::PeerMemory& m, const Params& p, size_t bytes) {
-  auto algo = allReduceAlgorithm(m, p, bytes);
-  if (!algo.isOk()) return algo.status();
-  const char* what = toString(*algo);
-  switch (*algo) {
-    case GpuAllReduce::kLlOneShot:
-      return llPlan(Kernel::kLlReduce, what, llShape(m, bytes));
-    case GpuAllReduce::kLl128OneShot:
-      return llPlan(Kernel::kLl128Reduce, what, ll128Shape(m, bytes));
-    case GpuAllReduce::kLlTwoShot:
-      return llPlan(Kernel::kLlTwoShot, what, llShape(m, bytes));
-    case GpuAllReduce::kOneShot:
-      return stagedPlan(m, Kernel::kPushReduce, what, bytes);
-    case GpuAllReduce::kTwoShot:
-      return stagedPlan(m, Kernel::kTwoShot, what, bytes / m.size);
-  }
-  return internalError("unknown GPU allReduce algorithm");
+  if (llTwo) return llPlan(Kernel::kLlTwoShot, "low-latency two-shot allReduce", llShape(m, bytes));
+  return twoShotStaged();
 }
 
 // reduceScatter (low-latency where the block fits) and reduce: blocks pushed to their receivers.
