@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(kThreads) chainBroadcastKernel(PeerMemory m, C
       if (!last) raiseReady(m, next, half, lane, part, tag);
     }
   }
-  finishCollective(m);
+  finishCollective(m, seq);
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ template <typename T, typename Op>
 __global__ void __launch_bounds__(kThreads)
     directAllReduceKernel(PeerMemory m, DirectArgs a, int avgRanks) {
   const int lane = blockIdx.x, me = m.rank, n = m.size;
-  const uint64_t word = meetWord(m, a.check);
+  const uint64_t seq = collectiveSeq(m);
+  const uint64_t word = meetWord(seq, a.check);
   if (!meet(m, lane, kMeetStart, word)) return;
   // Shard j: whole 16-byte vectors (the last shards may be short or empty).
   constexpr size_t V = 16 / sizeof(T);
@@ -50,14 +51,15 @@ __global__ void __launch_bounds__(kThreads)
   }
   reduceToAll<T, Op>(dsts, n, srcs, n, r.n, avgRanks);
   if (!meet(m, lane, kMeetEnd, word)) return;
-  finishCollective(m);
+  finishCollective(m, seq);
 }
 
 template <typename T, typename Op>
 __global__ void __launch_bounds__(kThreads)
     directReduceScatterKernel(PeerMemory m, DirectArgs a, int avgRanks) {
   const int lane = blockIdx.x, me = m.rank, n = m.size;
-  const uint64_t word = meetWord(m, a.check);
+  const uint64_t seq = collectiveSeq(m);
+  const uint64_t word = meetWord(seq, a.check);
   if (!meet(m, lane, kMeetStart, word)) return;
   constexpr size_t V = 16 / sizeof(T);
   const Range r = laneRange(a.count, lane, V);
@@ -68,19 +70,20 @@ __global__ void __launch_bounds__(kThreads)
   T* dst = static_cast<T*>(a.output[me]) + r.begin;
   reduceToAll<T, Op>(&dst, 1, srcs, n, r.n, avgRanks);
   if (!meet(m, lane, kMeetEnd, word)) return;
-  finishCollective(m);
+  finishCollective(m, seq);
 }
 
 __global__ void __launch_bounds__(kThreads) directAllGatherKernel(PeerMemory m, DirectArgs a) {
   const int lane = blockIdx.x, me = m.rank, n = m.size;
-  const uint64_t word = meetWord(m, a.check);
+  const uint64_t seq = collectiveSeq(m);
+  const uint64_t word = meetWord(seq, a.check);
   if (!meet(m, lane, kMeetStart, word)) return;
   const Range r = laneRange(a.count, lane, 16);
   uint8_t* dsts[kMaxRanks];
   for (int w = 0; w < n; ++w) dsts[w] = static_cast<uint8_t*>(a.output[w]) + me * a.count + r.begin;
   copyToAll(dsts, n, static_cast<const uint8_t*>(a.input[me]) + r.begin, r.n);
   if (!meet(m, lane, kMeetEnd, word)) return;
-  finishCollective(m);
+  finishCollective(m, seq);
 }
 
 }  // namespace

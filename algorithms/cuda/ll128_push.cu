@@ -147,7 +147,7 @@ __global__ void __launch_bounds__(kLl128Threads)
                  reduceUnits<T, Operator>(hi, n, avgRanks));
     }
   }
-  finishLaunch(m.counters->ll128Seq);
+  finishLaunch(m.counters->ll128Seq, op.flag);
 }
 
 // allGather: every rank pushes its block to every peer; block s lands at output + s * stride.
@@ -181,7 +181,7 @@ __global__ void __launch_bounds__(kLl128Threads) ll128AllGatherKernel(PeerMemory
     }
     if (!ok) break;
   }
-  finishLaunch(m.counters->ll128Seq);
+  finishLaunch(m.counters->ll128Seq, op.flag);
 }
 
 }  // namespace

@@ -20,12 +20,13 @@ namespace braid::cuda {
 namespace {
 
 struct Op {
-  uint32_t flag;
+  uint32_t flag;  // the low half of next
   int parity;
+  uint64_t next;  // this operation's sequence number + 1
 };
 __device__ __forceinline__ Op llOperation(const PeerMemory& m) {
   const uint64_t seq = laneSeq(m.counters->llSeq);
-  return Op{static_cast<uint32_t>(seq + 1), static_cast<int>(seq & 1)};
+  return Op{static_cast<uint32_t>(seq + 1), static_cast<int>(seq & 1), seq + 1};
 }
 
 __device__ __forceinline__ size_t firstThread() {
@@ -67,7 +68,7 @@ __global__ void __launch_bounds__(kThreads) llReduceKernel(PeerMemory m, LlArgs 
     vals[me] = loadUnit(in + me * a.inputStride, u, a.bytes);
     storeUnit(a.output, u, a.bytes, reduceUnits<T, Operator>(vals, n, avgRanks));
   }
-  finishLaunch(m.counters->llSeq);
+  finishLaunch(m.counters->llSeq, op.next);
 }
 
 // allGather: every rank pushes its block to every peer; block s lands at output + s * stride.
@@ -93,7 +94,7 @@ __global__ void __launch_bounds__(kThreads) llAllGatherKernel(PeerMemory m, LlAr
       if (w != me) storeUnit(out + w * a.outputStride, u, a.bytes, vals[w]);
     }
   }
-  finishLaunch(m.counters->llSeq);
+  finishLaunch(m.counters->llSeq, op.next);
 }
 
 // Broadcast: the root pushes its block to every peer; every other rank pushes a one-unit token
@@ -125,7 +126,7 @@ __global__ void __launch_bounds__(kThreads) llBroadcastKernel(PeerMemory m, LlAr
     if (writers != 0 && !llPollAll(m, op.parity, writers, u, op.flag, vals)) break;
     if (!isRoot) storeUnit(a.output, u, a.bytes, vals[root]);
   }
-  finishLaunch(m.counters->llSeq);
+  finishLaunch(m.counters->llSeq, op.next);
 }
 
 // Two-shot allReduce: the units are cut into n shards of `shard` units; shard j of every rank
@@ -168,7 +169,7 @@ __global__ void __launch_bounds__(kThreads)
     if (!llPollAll(m, op.parity, 1u << owner, shard + (u - owner * shard), op.flag, vals)) break;
     storeUnit(a.output, u, a.bytes, vals[owner]);
   }
-  finishLaunch(m.counters->llSeq);
+  finishLaunch(m.counters->llSeq, op.next);
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ __global__ void __launch_bounds__(kThreads) pushCopyKernel(PeerMemory m, PushCop
       storeRelease(ackFlag(m, threadIdx.x, half, me, lane, part), tag);
     }
   }
-  finishCollective(m);
+  finishCollective(m, seq);
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(kThreads)
       storeRelease(ackFlag(m, threadIdx.x, half, me, lane, part), tag);
     }
   }
-  finishCollective(m);
+  finishCollective(m, seq);
 }
 
 }  // namespace

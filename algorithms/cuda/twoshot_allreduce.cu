@@ -32,7 +32,7 @@ __global__ void __launch_bounds__(kThreads)
   const T* in = static_cast<const T*>(a.input);
   T* out = static_cast<T*>(a.output);
   const bool direct = a.outputs[0] != nullptr;
-  const uint64_t word = meetWord(m, a.check);
+  const uint64_t word = meetWord(seq, a.check);
   if (direct && !meet(m, lane, kMeetStart, word)) return;
 
   for (size_t round = 0;; ++round) {
@@ -110,7 +110,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   if (direct && !meet(m, lane, kMeetEnd, word)) return;
-  finishCollective(m);
+  finishCollective(m, seq);
 }
 
 }  // namespace
