@@ -38,11 +38,12 @@ __device__ __forceinline__ size_t allThreads() {
 
 // One-shot: every rank pushes its block for each peer (input + peer * inputStride) into that
 // peer's slot; every rank reduces all blocks for it in rank order. allReduce (stride 0) and
-// reduceScatter (stride = block bytes).
-template <typename T, typename Operator>
+// reduceScatter (stride = block bytes). kRanks: the ranks when known at compile time (2), else 0
+// (m.size), as in push_reduce.cu: an 8-byte allReduce on 2x H200 took 3.25 us instead of 3.5.
+template <typename T, typename Operator, int kRanks>
 __global__ void __launch_bounds__(kThreads) llReduceKernel(PeerMemory m, LlArgs a, int avgRanks) {
   const Op op = llOperation(m);
-  const int me = m.rank, n = m.size;
+  const int me = m.rank, n = kRanks > 0 ? kRanks : m.size;
   const uint32_t others = ((1u << n) - 1) & ~(1u << me);
   const size_t units = (a.bytes + 7) / 8;
   const auto* in = static_cast<const uint8_t*>(a.input);
@@ -64,8 +65,16 @@ __global__ void __launch_bounds__(kThreads) llReduceKernel(PeerMemory m, LlArgs 
   }
   for (size_t u = firstThread(); u < units; u += allThreads()) {
     uint2 vals[kMaxRanks];
-    if (!llPollAll(m, op.parity, others, u, op.flag, vals)) break;
-    vals[me] = loadUnit(in + me * a.inputStride, u, a.bytes);
+    const uint2 own = loadUnit(in + me * a.inputStride, u, a.bytes);  // overlaps the wait
+    if (!llPollAll<kRanks>(m, op.parity, others, u, op.flag, vals)) break;
+    if constexpr (kRanks > 0) {
+#pragma unroll
+      for (int w = 0; w < kRanks; ++w) {
+        if (w == me) vals[w] = own;  // compile-time indices: vals stays in registers
+      }
+    } else {
+      vals[me] = own;
+    }
     storeUnit(a.output, u, a.bytes, reduceUnits<T, Operator>(vals, n, avgRanks));
   }
   finishLaunch(m.counters->llSeq, op.next);
@@ -151,11 +160,12 @@ __global__ void __launch_bounds__(kThreads)
   bool ok = true;
   for (size_t v = firstThread(); v < shard && mine + v < units; v += allThreads()) {
     uint2 vals[kMaxRanks];
+    const uint2 own = loadUnit(a.input, mine + v, a.bytes);  // overlaps the wait
     if (!llPollAll(m, op.parity, others, v, op.flag, vals)) {
       ok = false;
       break;
     }
-    vals[me] = loadUnit(a.input, mine + v, a.bytes);
+    vals[me] = own;
     const uint2 r = reduceUnits<T, Operator>(vals, n, avgRanks);
     storeUnit(a.output, mine + v, a.bytes, r);
     for (int p = 0; p < n; ++p) {
@@ -182,7 +192,11 @@ cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, Reduc
                      cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    return launch(llReduceKernel<decltype(t), decltype(o)>, a.blocks, a.threads, stream, m, a, avg);
+    using T = decltype(t);
+    using O = decltype(o);
+    if (m.size == 2)
+      return launch(llReduceKernel<T, O, 2>, a.blocks, a.threads, stream, m, a, avg);
+    return launch(llReduceKernel<T, O, 0>, a.blocks, a.threads, stream, m, a, avg);
   });
 }
 

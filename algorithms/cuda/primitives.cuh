@@ -509,12 +509,15 @@ __device__ __forceinline__ uint4 llLoad(const uint4* src) {
 
 // Waits for unit `unit` of every writer in `writers` (a bit mask, never this rank) in this
 // rank's slot of parity, all polled together; got[w] = writer w's payload. False on failure.
+// kRanks: the ranks when the kernel knows them at compile time (0: m.size).
+template <int kRanks = 0>
 __device__ inline bool llPollAll(const PeerMemory& m, int parity, uint32_t writers, size_t unit,
                                  uint32_t flag, uint2* got) {
   uint32_t pending = writers;
   int waitingFor = 0;
+  const int n = kRanks > 0 ? kRanks : m.size;
   return waitUntil(m, waitingFor, [&] {
-    for (int w = 0; w < m.size; ++w) {
+    for (int w = 0; w < n; ++w) {
       if (!((pending >> w) & 1u)) continue;
       const uint4 v = llLoad(llSlot(m, m.rank, parity, w) + unit);
       if (v.y == flag && v.w == flag) {
