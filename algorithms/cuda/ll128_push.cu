@@ -107,12 +107,13 @@ __device__ __forceinline__ void storePiece(uint8_t* dst, size_t line, size_t byt
 
 // One-shot: every rank pushes its block for each peer (input + peer * inputStride) into that
 // peer's slot; every rank reduces all blocks for it in rank order. allReduce (stride 0) and
-// reduceScatter (stride = block bytes).
-template <typename T, typename Operator>
+// reduceScatter (stride = block bytes). kRanks: the ranks when known at compile time (2), else 0
+// (m.size), as in push_reduce.cu.
+template <typename T, typename Operator, int kRanks>
 __global__ void __launch_bounds__(kLl128Threads)
     ll128ReduceKernel(PeerMemory m, LlArgs a, int avgRanks) {
   const Op op = ll128Operation(m);
-  const int me = m.rank, n = m.size;
+  const int me = m.rank, n = kRanks > 0 ? kRanks : m.size;
   const auto* in = static_cast<const uint8_t*>(a.input);
   const WarpSteps steps(ll128Lines(a.bytes));
 
@@ -130,11 +131,14 @@ __global__ void __launch_bounds__(kLl128Threads)
     uint2 lo[kMaxRanks], hi[kMaxRanks];
     // This rank's own piece first: its load overlaps the waits.
     const Piece own = loadPiece(in + me * a.inputStride, line, a.bytes, 0);
-    lo[me] = own.lo;
-    hi[me] = own.hi;
     bool ok = true;
+#pragma unroll
     for (int w = 0; w < n && ok; ++w) {
-      if (w == me) continue;
+      if (w == me) {  // set here, not as lo[me]: unrolled, the indices are known at compile time
+        lo[w] = own.lo;
+        hi[w] = own.hi;
+        continue;
+      }
       uint4 v = make_uint4(0, 0, 0, 0);
       ok = ll128Wait(m, ll128Piece(m, me, op.parity, w, line), active, op.flag, w, &v);
       lo[w] = make_uint2(v.x, v.y);
@@ -190,8 +194,11 @@ cudaError_t ll128Reduce(const PeerMemory& m, const LlArgs& a, DataType dtype, Re
                         cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    return launch(ll128ReduceKernel<decltype(t), decltype(o)>, a.blocks, a.threads, stream, m, a,
-                  avg);
+    using T = decltype(t);
+    using O = decltype(o);
+    if (m.size == 2)
+      return launch(ll128ReduceKernel<T, O, 2>, a.blocks, a.threads, stream, m, a, avg);
+    return launch(ll128ReduceKernel<T, O, 0>, a.blocks, a.threads, stream, m, a, avg);
   });
 }
 

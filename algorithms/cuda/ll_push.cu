@@ -67,13 +67,10 @@ __global__ void __launch_bounds__(kThreads) llReduceKernel(PeerMemory m, LlArgs 
     uint2 vals[kMaxRanks];
     const uint2 own = loadUnit(in + me * a.inputStride, u, a.bytes);  // overlaps the wait
     if (!llPollAll<kRanks>(m, op.parity, others, u, op.flag, vals)) break;
-    if constexpr (kRanks > 0) {
+    if (kRanks == 0) vals[me] = own;
 #pragma unroll
-      for (int w = 0; w < kRanks; ++w) {
-        if (w == me) vals[w] = own;  // compile-time indices: vals stays in registers
-      }
-    } else {
-      vals[me] = own;
+    for (int w = 0; w < kRanks; ++w) {
+      if (w == me) vals[w] = own;  // not vals[me]: unrolled, the indices are known at compile time
     }
     storeUnit(a.output, u, a.bytes, reduceUnits<T, Operator>(vals, n, avgRanks));
   }
@@ -194,8 +191,7 @@ cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, Reduc
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
     using T = decltype(t);
     using O = decltype(o);
-    if (m.size == 2)
-      return launch(llReduceKernel<T, O, 2>, a.blocks, a.threads, stream, m, a, avg);
+    if (m.size == 2) return launch(llReduceKernel<T, O, 2>, a.blocks, a.threads, stream, m, a, avg);
     return launch(llReduceKernel<T, O, 0>, a.blocks, a.threads, stream, m, a, avg);
   });
 }
