@@ -1,9 +1,10 @@
-// GPU tests (ctest label "gpu"): real rank processes, one per GPU, started by braid-run, each
-// running braid-test-gpu-worker on device buffers. Skipped where no GPU is found (the CUDA code
-// is still built there).
+// GPU tests (ctest label "gpu"): real rank processes, one per GPU (GpuMatrix: see there), started
+// by braid-run, each running braid-test-gpu-worker on device buffers. Skipped where no GPU is
+// found (the CUDA code is still built there).
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "support/shell.h"
@@ -40,8 +41,12 @@ void expectOk(int n, const std::string& args, const std::string& env = "") {
 
 class GpuMatrix : public ::testing::TestWithParam<int> {};
 
+// 3 and 4 ranks also run on 2 GPUs: braid-run gives rank r GPU r % GPUs, ranks on one GPU map
+// each other's memory as peers on others do, and their kernels take turns on it. So every GPU
+// machine runs the kernels' general paths (only 2 ranks take the compile-time 2-rank forms).
+// Session 12 ran both on 2x H200 this way (matrix and variants), each well under a minute.
 TEST_P(GpuMatrix, EveryCollectiveDtypeOpCountInPlaceAndOffset) {
-  REQUIRE_GPUS(GetParam());
+  REQUIRE_GPUS(std::min(GetParam(), 2));
   expectOk(GetParam(), "matrix");
 }
 INSTANTIATE_TEST_SUITE_P(Ranks, GpuMatrix, ::testing::Values(1, 2, 3, 4));

@@ -14,7 +14,7 @@
 //               buffers used at different offsets fail every rank with a clear error
 // BRAID_TEST_REGISTER=1: matrix, variants and graph register their buffers (braidCommRegister),
 // so calls from BRAID_GPU_DIRECT_BYTES take the direct kernels.
-// Prints "rank R ok <mode> (<checks> checks)" or "rank R error: ..." / "rank R FAIL ...".
+// Prints "rank R ok <mode> (<checks> checks, ...)" or "rank R error: ..." / "rank R FAIL ...".
 #include <cuda_runtime.h>
 #include <signal.h>
 
@@ -262,7 +262,10 @@ int matrix(Communicator& comm, const std::string& mode) {
   }
   std::fflush(stdout);
   if (failures > 0) return 5;
-  std::printf("rank %d ok %s (%ld checks, %d ranks)\n", r, mode.c_str(), checks, n);
+  // The last kernel's name, or "staged through host memory" where peers are not mapped: the log
+  // shows which path the checks went through.
+  std::printf("rank %d ok %s (%ld checks, %d ranks, last GPU algorithm: %s)\n", r, mode.c_str(),
+              checks, n, comm.lastDeviceAlgorithm().c_str());
   return 0;
 }
 
