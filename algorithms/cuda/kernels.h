@@ -63,7 +63,7 @@ cudaError_t pushCopy(const PeerMemory& m, const PushCopyArgs& a, cudaStream_t st
 
 // Low-latency collectives (ll_push.cu): payload and flag in one store, for small and medium
 // blocks. `bytes` is one block; it must fit the LL slot: bytes <= m.llBytes (llReduce,
-// llAllGather) or 2 * llTwoShotShard(m, bytes) * 8 <= m.llBytes (llTwoShotAllReduce).
+// llAllGather) or 2 * llTwoShotShard(m.size, bytes) * 8 <= m.llBytes (llTwoShotAllReduce).
 struct LlArgs {
   const void* input = nullptr;
   size_t inputStride = 0;  // llReduce: block for peer p at input + p * inputStride (0: one block)
@@ -81,8 +81,6 @@ cudaError_t llAllGather(const PeerMemory& m, const LlArgs& a, cudaStream_t strea
 // one-shot for four or more ranks.
 cudaError_t llTwoShotAllReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
                                cudaStream_t stream);
-// Units (8 bytes) per shard of llTwoShotAllReduce.
-size_t llTwoShotShard(const PeerMemory& m, size_t bytes);
 
 // LL128 collectives (ll128_push.cu): the LL protocol with the flag in 128-byte lines, for
 // medium blocks; `bytes` must fit the LL128 slot (bytes <= m.ll128Bytes). Launch with a whole

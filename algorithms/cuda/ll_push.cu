@@ -181,10 +181,6 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-size_t llTwoShotShard(const PeerMemory& m, size_t bytes) {
-  return ((bytes + 7) / 8 + m.size - 1) / m.size;
-}
-
 cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
                      cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
@@ -207,7 +203,7 @@ cudaError_t llBroadcast(const PeerMemory& m, const LlArgs& a, int root, cudaStre
 cudaError_t llTwoShotAllReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, ReduceOp op,
                                cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
-  const size_t shard = llTwoShotShard(m, a.bytes);
+  const size_t shard = llTwoShotShard(m.size, a.bytes);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
     return launch(llTwoShotKernel<decltype(t), decltype(o)>, a.blocks, a.threads, stream, m, a,
                   shard, avg);

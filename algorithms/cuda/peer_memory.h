@@ -144,6 +144,11 @@ BRAID_HOST_DEVICE inline size_t llRegionBytes(int n, size_t llBytes) {
   return 2 * static_cast<size_t>(n) * (llBytes / 8) * 16;
 }
 
+// Units (8 bytes) per shard of the LL two-shot allReduce (ll_push.cu) of `bytes`: n shards.
+BRAID_HOST_DEVICE inline size_t llTwoShotShard(int n, size_t bytes) {
+  return ((bytes + 7) / 8 + n - 1) / n;
+}
+
 // LL128 lines: 128 bytes, of which the last 8 are the flag.
 inline constexpr size_t kLl128LineBytes = 128;
 inline constexpr size_t kLl128DataBytes = 120;

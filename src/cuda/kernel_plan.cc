@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <string>
 
-#include "cuda/kernels.h"
-
 namespace braid::gpu {
 namespace {
 
@@ -94,7 +92,7 @@ Result<KernelPlan> planAllReduce(const cuda::PeerMemory& m, const Params& p, siz
   const std::string& forced = p.gpuAlgo;
   const Protocol protocol = protocolFor(m, bytes);
   const bool llTwo =
-      protocol == Protocol::kLl && 2 * cuda::llTwoShotShard(m, bytes) * 8 <= m.llBytes;
+      protocol == Protocol::kLl && 2 * cuda::llTwoShotShard(m.size, bytes) * 8 <= m.llBytes;
   if (forced == "oneshot-staged") return oneShotStaged();
   if (forced == "twoshot-staged") return twoShotStaged();
   if (forced == "oneshot-ll128") {
