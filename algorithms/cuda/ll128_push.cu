@@ -66,7 +66,7 @@ __device__ inline bool ll128Wait(const PeerMemory& m, const uint4* piece, bool a
 }
 
 struct Op {
-  uint64_t flag;
+  uint64_t flag;  // this operation's sequence number + 1: also what finishLaunch stores
   int parity;
 };
 __device__ __forceinline__ Op ll128Operation(const PeerMemory& m) {

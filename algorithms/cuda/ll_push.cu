@@ -67,7 +67,7 @@ __global__ void __launch_bounds__(kThreads) llReduceKernel(PeerMemory m, LlArgs 
     uint2 vals[kMaxRanks];
     const uint2 own = loadUnit(in + me * a.inputStride, u, a.bytes);  // overlaps the wait
     if (!llPollAll<kRanks>(m, op.parity, others, u, op.flag, vals)) break;
-    if (kRanks == 0) vals[me] = own;
+    if constexpr (kRanks == 0) vals[me] = own;
 #pragma unroll
     for (int w = 0; w < kRanks; ++w) {
       if (w == me) vals[w] = own;  // not vals[me]: unrolled, the indices are known at compile time

@@ -42,10 +42,11 @@ inline constexpr int kThreads = 512;  // per block, every kernel but LL128's
 inline constexpr int kLl128Threads = 1024;
 
 // Device-side counters of one communicator (local memory, not shared with peers). Kernels read
-// their sequence numbers here and advance them at the end of each launch, so a captured CUDA
-// graph runs with fresh sequence numbers on every replay. The collective counters are kept per
-// lane: block b reads and advances word b (block 0 also advances the words of lanes the launch
-// has no block for), so all words stay equal and no block waits for another to finish reading.
+// their sequence numbers here and set the next ones at the end of each launch, so a captured
+// CUDA graph runs with fresh sequence numbers on every replay. The collective counters are kept
+// per lane: block b reads word b and stores the next number there (block 0 also in the words of
+// lanes the launch has no block for), so all words stay equal and no block waits for another to
+// finish reading (primitives.cuh: finishLaunch).
 struct Counters {
   uint64_t collectiveSeq[kMaxLanes];
   uint64_t llSeq[kMaxLanes];     // LL operations (ll_push.cu) so far

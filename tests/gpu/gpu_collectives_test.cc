@@ -43,8 +43,8 @@ class GpuMatrix : public ::testing::TestWithParam<int> {};
 
 // 3 and 4 ranks also run on 2 GPUs: braid-run gives rank r GPU r % GPUs, ranks on one GPU map
 // each other's memory as peers on others do, and their kernels take turns on it. So every GPU
-// machine runs the kernels' general paths (only 2 ranks take the compile-time 2-rank forms).
-// Session 12 ran both on 2x H200 this way (matrix and variants), each well under a minute.
+// machine runs the kernels' general paths (only 2 ranks take the compile-time 2-rank forms). The
+// worker's ok line names the path the checks took.
 TEST_P(GpuMatrix, EveryCollectiveDtypeOpCountInPlaceAndOffset) {
   REQUIRE_GPUS(std::min(GetParam(), 2));
   expectOk(GetParam(), "matrix");
