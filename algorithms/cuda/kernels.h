@@ -1,7 +1,7 @@
 // Host-side entry points of the GPU algorithms (one .cu file each, all built on
 // primitives.cuh). Each enqueues one kernel on the stream and returns the launch error, if any.
 // Buffers are device pointers (or peer-mapped ones); counts are elements of dtype, unless named
-// bytes. src/cuda/kernel_plan.cc chooses the algorithm, kernel_choice.cc fills the args.
+// bytes. src/cuda/kernel_plan.cc chooses the algorithm; src/cuda/kernel_args.cc fills the args.
 #pragma once
 
 #include <cuda_runtime.h>

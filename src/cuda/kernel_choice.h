@@ -1,8 +1,9 @@
 // Which GPU kernel runs a collective, with what arguments: the direct kernels where the buffers
 // lie in registered windows, else through the staging buffers by kind and size (LL, LL128,
 // staged one-shot or two-shot, chain or scatter + allGather broadcast). The choice itself is
-// kernel_plan.h (pure, tested on the CPU); this fills the arguments and launches;
-// device_comm.cc owns ordering, errors and the watchdog.
+// kernel_plan.h and the staged kernels' arguments kernel_args.h (both pure, tested on the CPU);
+// this finds the direct kernels' windows and launches; device_comm.cc owns ordering, errors and
+// the watchdog.
 #pragma once
 
 #include <cuda_runtime.h>
