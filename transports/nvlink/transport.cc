@@ -146,6 +146,7 @@ Status PeerMap::init(const Setup& s) {
   // Map every peer; any failure is this rank's vote against the kernel path.
   std::string problem;
   bool nvlinkAll = true;
+  bool sharedGpu = false;  // a peer on this GPU (another process: braid-run with more ranks)
   std::string perPeer;
   for (int r = 0; r < n; ++r) {
     if (r == me) continue;
@@ -170,7 +171,9 @@ Status PeerMap::init(const Setup& s) {
       continue;
     }
     int access = 1, native = 1;
-    if (peerDevice != s.device) {
+    const bool sameGpu = peerDevice == s.device;
+    sharedGpu = sharedGpu || sameGpu;
+    if (!sameGpu) {
       cudaDeviceCanAccessPeer(&access, s.device, peerDevice);
       cudaDeviceGetP2PAttribute(&native, cudaDevP2PAttrNativeAtomicSupported, s.device, peerDevice);
       if (access) {
@@ -180,7 +183,11 @@ Status PeerMap::init(const Setup& s) {
       }
     }
     nvlinkAll = nvlinkAll && native;
-    perPeer += fmt::format(" {}:{}", r, !access ? "none" : native ? "nvlink" : "pcie");
+    perPeer += fmt::format(" {}:{}", r,
+                           !access   ? "none"
+                           : sameGpu ? "same-gpu"
+                           : native  ? "nvlink"
+                                     : "pcie");
     if (!access) {
       problem = fmt::format("GPU {} cannot access rank {}'s GPU {}", s.device, r, peerDevice);
       continue;
@@ -213,10 +220,13 @@ Status PeerMap::init(const Setup& s) {
   links_.mapped = objection->rank < 0;
   if (!links_.mapped) links_.why = fmt::format("rank {}: {}", objection->rank, objection->reason);
   links_.allNvlink = links_.mapped && nvlinkAll;
-  // LL128 needs every 128-byte line to arrive whole, as NVLink delivers it; all ranks must agree.
+  // LL128 needs every 128-byte line to arrive whole, as NVLink delivers it (a peer on the same GPU
+  // is not known to see lines whole: it is left out too); all ranks must agree.
   if (links_.mapped && ll128Bytes > 0) {
-    auto ll128 = vote(*s.store, "nvlink/ll128", me, n, nvlinkAll ? "" : "a peer is not on NVLink",
-                      s.timeout);
+    const char* against = !nvlinkAll  ? "a peer is not on NVLink"
+                          : sharedGpu ? "a peer shares this GPU"
+                                      : "";
+    auto ll128 = vote(*s.store, "nvlink/ll128", me, n, against, s.timeout);
     if (!ll128.isOk()) return ll128.status();
     if (ll128->rank >= 0) memory_.ll128Bytes = 0;
   }
