@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <type_traits>
+
 #include "braid/types.h"
 #include "cuda/primitives.cuh"
 
@@ -28,6 +30,15 @@ cudaError_t withOp(ReduceOp op, F&& f) {
       return f(T{}, OpMax{});
   }
   return cudaErrorInvalidValue;
+}
+
+// Calls f(std::integral_constant<int, R>{}) with R the rank count a kernel takes at compile time
+// (its kRanks): 2 on 2 GPUs, where the loops over ranks unroll and the lists of peers stay in
+// registers (push_reduce.cu has the numbers), else 0: the kernel reads m.size.
+template <typename F>
+cudaError_t withRanks(const PeerMemory& m, F&& f) {
+  if (m.size == 2) return f(std::integral_constant<int, 2>{});
+  return f(std::integral_constant<int, 0>{});
 }
 
 template <typename F>

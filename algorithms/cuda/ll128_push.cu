@@ -194,11 +194,10 @@ cudaError_t ll128Reduce(const PeerMemory& m, const LlArgs& a, DataType dtype, Re
                         cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    using T = decltype(t);
-    using O = decltype(o);
-    if (m.size == 2)
-      return launch(ll128ReduceKernel<T, O, 2>, a.blocks, a.threads, stream, m, a, avg);
-    return launch(ll128ReduceKernel<T, O, 0>, a.blocks, a.threads, stream, m, a, avg);
+    return withRanks(m, [&](auto ranks) {
+      return launch(ll128ReduceKernel<decltype(t), decltype(o), decltype(ranks)::value>, a.blocks,
+                    a.threads, stream, m, a, avg);
+    });
   });
 }
 

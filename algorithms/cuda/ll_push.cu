@@ -185,10 +185,10 @@ cudaError_t llReduce(const PeerMemory& m, const LlArgs& a, DataType dtype, Reduc
                      cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    using T = decltype(t);
-    using O = decltype(o);
-    if (m.size == 2) return launch(llReduceKernel<T, O, 2>, a.blocks, a.threads, stream, m, a, avg);
-    return launch(llReduceKernel<T, O, 0>, a.blocks, a.threads, stream, m, a, avg);
+    return withRanks(m, [&](auto ranks) {
+      return launch(llReduceKernel<decltype(t), decltype(o), decltype(ranks)::value>, a.blocks,
+                    a.threads, stream, m, a, avg);
+    });
   });
 }
 

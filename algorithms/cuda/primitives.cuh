@@ -8,9 +8,9 @@
 // flag, __syncthreads(), and the block reads. No separate fence: in the PTX memory model the
 // barrier puts every thread's stores before the release in causality order, and the reader's
 // acquire of the flag extends that order to its loads, so it sees them all (NCCL publishes the
-// same way). (A fence.sc.sys before each flag
-// cost ~1.2 us per hand-over on 2x H200, session 10.) Data a peer pushed is read with
-// L1-bypassing loads (the L1 is not coherent with stores arriving over NVLink).
+// same way; a fence.sc.sys before each flag cost ~1.2 us per hand-over on 2x H200, session 10).
+// Data a peer pushed is read with L1-bypassing loads (the L1 is not coherent with stores
+// arriving over NVLink).
 #pragma once
 
 #include <cuda_bf16.h>

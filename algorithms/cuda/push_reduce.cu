@@ -69,11 +69,10 @@ cudaError_t pushReduce(const PeerMemory& m, const PushReduceArgs& a, DataType dt
                        cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    using T = decltype(t);
-    using O = decltype(o);
-    if (m.size == 2)
-      return launch(pushReduceKernel<T, O, 2>, a.blocks, kThreads, stream, m, a, avg);
-    return launch(pushReduceKernel<T, O, 0>, a.blocks, kThreads, stream, m, a, avg);
+    return withRanks(m, [&](auto ranks) {
+      return launch(pushReduceKernel<decltype(t), decltype(o), decltype(ranks)::value>, a.blocks,
+                    kThreads, stream, m, a, avg);
+    });
   });
 }
 

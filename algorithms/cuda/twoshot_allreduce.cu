@@ -119,10 +119,10 @@ cudaError_t twoShotAllReduce(const PeerMemory& m, const TwoShotArgs& a, DataType
                              cudaStream_t stream) {
   const int avg = avgRanksOf(m, op);
   return withTypeAndOp(dtype, op, [&](auto t, auto o) {
-    using T = decltype(t);
-    using O = decltype(o);
-    if (m.size == 2) return launch(twoShotKernel<T, O, 2>, a.blocks, kThreads, stream, m, a, avg);
-    return launch(twoShotKernel<T, O, 0>, a.blocks, kThreads, stream, m, a, avg);
+    return withRanks(m, [&](auto ranks) {
+      return launch(twoShotKernel<decltype(t), decltype(o), decltype(ranks)::value>, a.blocks,
+                    kThreads, stream, m, a, avg);
+    });
   });
 }
 

@@ -1,7 +1,7 @@
 // DeviceComm over peer memory: orders each operation after the previous one, launches it on the
-// caller's stream (the kernel: kernel_plan.cc; its arguments: kernel_choice.cc) and reports
-// what it ran. A watchdog thread notices a peer process that died and makes the running kernels
-// give up, so no rank hangs on a flag that will never be raised.
+// caller's stream (the kernel: kernel_plan.cc; its arguments: kernel_args.cc; the launch:
+// kernel_choice.cc) and reports what it ran. A watchdog thread notices a peer process that died
+// and makes the running kernels give up, so no rank hangs on a flag that will never be raised.
 #include <cuda_runtime.h>
 
 #include <algorithm>
